@@ -1,0 +1,159 @@
+"""The SDMLP: Algorithm 1 (App. A.1) of Bricken et al., "Sparse Distributed Memory is a
+Continual Learner", ICLR 2023.
+
+Per training step on a batch (shapes: B batch, n inputs, r neurons, o outputs):
+1. x <- x / ||x||                      (inputs >= 0)
+2. a = X_a^T x                          drive, (B, r)
+3. a* = Top-K(a)                        Eq. 4 (k annealing) or Eq. 12 (GABA switch)
+4. y_hat = X_v^T a*                     (B, o), no bias anywhere
+5. SGD step on cross-entropy, then X_a, X_v <- [X_a]_+, [X_v]_+ and every neuron's
+   address column X_a[:, i] <- X_a[:, i] / ||X_a[:, i]||.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ann.topk import TopKMode, gaba_lambda, k_schedule, topk
+from ann.torch_learner import OptimizerName, TorchLearner, _check_int
+
+
+class SDMNet(nn.Module):
+    """X_a (``address``, (n_inputs, n_neurons)) and X_v (``value``, (n_neurons, n_outputs)).
+
+    ``k`` is the current k_t; ``counts`` (buffer) holds C_i of Eq. 12, the number of
+    training samples for which neuron i was active since training began.
+    """
+
+    def __init__(self, n_inputs: int, n_neurons: int, n_outputs: int, k: int, mode: TopKMode,
+                 gaba_s: float | None) -> None:
+        super().__init__()
+        address = torch.rand(n_inputs, n_neurons)
+        self.address = nn.Parameter(address / address.norm(dim=0, keepdim=True))
+        self.value = nn.Parameter(torch.rand(n_neurons, n_outputs) / n_neurons**0.5)
+        self.register_buffer("counts", torch.zeros(n_neurons))
+        self.k, self.mode, self.gaba_s = k, mode, gaba_s
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)  # step 1 (an all-zero input stays zero)
+        drive = x @ self.address  # (B, n_neurons), step 2
+        gaba = gaba_lambda(self.counts, self.gaba_s) if self.gaba_s is not None else None
+        hidden = topk(drive, self.k, self.mode, gaba)  # (B, n_neurons), step 3
+        return hidden @ self.value, hidden  # (B, n_outputs), step 4
+
+
+class SDMLP(TorchLearner):
+    """Sparse Distributed Memory MLP (one hidden layer of ``n_neurons``, Top-K, no bias).
+
+    Parameters
+    ----------
+    n_inputs, n_neurons, n_outputs : n, r, o of the paper.
+    k : k_target, the number of neurons left active (1 <= k < n_neurons).
+    topk_mode : "subtract" (Eq. 4) or "mask" (Table 2 ablation).
+    anneal_epochs : s of Eq. 4, epochs for k_t to fall from k_max = n_neurons to k; 0 = no annealing.
+    gaba_s : s of Eq. 12 (activations per neuron for the full GABA switch); when set, k is
+        fixed at k_target and ``anneal_epochs`` must be 0.
+    lr, batch_size, optimizer : SGD without momentum is the paper's continual-learning default.
+    rectify_inputs : apply ReLU to inputs (as the reference code does) instead of refusing
+        negative inputs.
+    device : "auto" | "cpu" | "cuda".
+    seed : seeds the initial weights and the batch order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = SDMLP(n_inputs=4, n_neurons=16, n_outputs=2, k=2, anneal_epochs=0, seed=0)
+    >>> x = np.abs(np.random.default_rng(0).normal(size=(8, 4))).astype("float32")
+    >>> model.fit_task(x, np.arange(8) % 2, epochs=2).predict(x).shape
+    (8,)
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_neurons: int = 1000,
+        n_outputs: int = 10,
+        *,
+        k: int = 10,
+        topk_mode: TopKMode = "subtract",
+        anneal_epochs: int = 0,
+        gaba_s: float | None = None,
+        lr: float = 0.05,
+        batch_size: int = 128,
+        optimizer: OptimizerName = "sgd",
+        rectify_inputs: bool = False,
+        device: str = "auto",
+        seed: int = 0,
+    ) -> None:
+        _check_int("n_neurons", n_neurons, 2)
+        _check_int("k", k, 1, n_neurons - 1)
+        _check_int("anneal_epochs", anneal_epochs, 0)
+        if topk_mode not in ("subtract", "mask"):
+            raise ValueError(f"The 'topk_mode' parameter must be 'subtract' or 'mask'. Got {topk_mode!r}.")
+        if gaba_s is not None:
+            if not gaba_s > 0:
+                raise ValueError(f"The 'gaba_s' parameter must be > 0 (activations). Got {gaba_s}.")
+            if anneal_epochs:
+                raise ValueError("Use either the GABA switch (gaba_s) or k annealing (anneal_epochs), not both.")
+        self.n_neurons, self.k_target, self.topk_mode = n_neurons, k, topk_mode
+        self.anneal_epochs, self.gaba_s, self.rectify_inputs = anneal_epochs, gaba_s, rectify_inputs
+        self.zero_address_neurons = 0  # neurons whose address became all-zero after clamping
+        super().__init__(n_inputs, n_outputs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                         device=device, seed=seed)
+
+    def _build(self) -> SDMNet:
+        return SDMNet(self.n_inputs, self.n_neurons, self.n_outputs, self.current_k(0), self.topk_mode,
+                      self.gaba_s)
+
+    def current_k(self, epoch: int) -> int:
+        """k_t of Eq. 4 at global epoch ``epoch`` (k_target throughout with the GABA switch)."""
+        return k_schedule(epoch, self.n_neurons, self.k_target, self.anneal_epochs)
+
+    @property
+    def k(self) -> int:
+        return self.net.k
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        if self.rectify_inputs:
+            return torch.relu(x)
+        if (x < 0).any():
+            raise ValueError(
+                f"SDMLP inputs must be >= 0 (pixels or non-negative embeddings); found min {x.min().item():.4g}. "
+                "Pass rectify_inputs=True (CLI: --rectify-inputs) to apply ReLU first."
+            )
+        return x
+
+    @torch.no_grad()
+    def _after_step(self, hidden: torch.Tensor) -> None:
+        net = self.net
+        if self.gaba_s is not None:  # C_i of Eq. 12 advances in training steps only
+            net.counts += (hidden > 0).sum(dim=0)
+        net.address.clamp_(min=0.0)
+        net.value.clamp_(min=0.0)
+        norms = net.address.norm(dim=0, keepdim=True)  # (1, n_neurons)
+        net.address.div_(norms.clamp_min(1e-12))  # an all-zero address stays zero, never NaN
+        self._zero_norms = norms  # counted lazily: no host sync in the hot loop
+
+    def _on_epoch_end(self) -> None:
+        self.net.k = self.current_k(self.epochs_seen)
+        if hasattr(self, "_zero_norms"):
+            self.zero_address_neurons = int((self._zero_norms == 0).sum())
+
+    def _on_load(self) -> None:
+        self.net.k = self.current_k(self.epochs_seen)
+
+    def get_weights(self) -> dict:
+        return {"address": self.net.address.detach().cpu().numpy().copy(),
+                "value": self.net.value.detach().cpu().numpy().copy()}
+
+    def set_weights(self, weights) -> None:
+        for name in ("address", "value"):
+            param = getattr(self.net, name)
+            arr = torch.as_tensor(weights[name], dtype=torch.float32)
+            if arr.shape != param.shape:
+                raise ValueError(f"weights['{name}'] has shape {tuple(arr.shape)}; SDMLP expects {tuple(param.shape)}.")
+            if (arr < 0).any():
+                raise ValueError(f"weights['{name}'] has negative entries; SDMLP weights are >= 0.")
+            with torch.no_grad():
+                param.copy_(arr.to(self.device))

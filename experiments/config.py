@@ -1,0 +1,70 @@
+"""Validated run configuration (pydantic). One place declares every hyperparameter, its
+paper symbol and its constraint, so the CLI, TOML configs and tests share one source.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the option and the fix."""
+
+
+class TrainConfig(BaseModel):
+    """Everything that determines a ``csdm train`` run (and so its results)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field("sdmlp", description="learner name (see `csdm train --help`)")
+    dataset: str = Field("digits", description="digits | mnist | fashion-mnist | npz")
+    data_dir: str | None = Field(None, description="folder of IDX files, or the .npz file")
+    n_neurons: int = Field(1000, ge=2, description="r, hidden neurons (granule cells)")
+    k: int = Field(10, ge=1, description="k_target, neurons left active by Top-K (Eq. 4)")
+    anneal_epochs: int = Field(30, ge=0, description="s of Eq. 4: epochs to anneal k from r to k (0: off)")
+    gaba_s: float | None = Field(None, gt=0, description="s of Eq. 12: activations per neuron for the "
+                                 "full GABA switch (replaces k annealing)")
+    topk_mode: Literal["subtract", "mask"] = Field("subtract", description="Top-K by subtraction (Eq. 4) or mask")
+    optimizer: Literal["sgd", "sgdm", "adam", "rmsprop"] = Field("sgd", description="optimiser (paper: sgd)")
+    lr: float = Field(0.2, gt=0, description="learning rate")
+    batch_size: int = Field(32, ge=1, description="batch size")
+    epochs_per_task: int = Field(100, ge=1, description="epochs on each task")
+    classes_per_task: int = Field(2, ge=1, description="classes per task (class-incremental)")
+    class_order: Literal["sequential", "random"] = Field("sequential", description="task order of the classes")
+    seed: int = Field(0, ge=0, description="seed of weights, batch order and random class order")
+    device: str = Field("auto", description="auto | cpu | cuda")
+    rectify_inputs: bool = Field(False, description="ReLU the inputs instead of refusing negative ones")
+    eval_every: int = Field(10, ge=1, description="epochs between learning-curve evaluations")
+
+    @model_validator(mode="after")
+    def _k_below_n(self) -> TrainConfig:
+        if self.k >= self.n_neurons:
+            raise ValueError(f"k={self.k} must be < n_neurons={self.n_neurons} (Top-K needs a (k+1)-th neuron)")
+        if self.gaba_s is not None and self.anneal_epochs:
+            raise ValueError("use either --gaba-s (Eq. 12) or --anneal-epochs (Eq. 4), not both; "
+                             "set --anneal-epochs 0 with --gaba-s")
+        return self
+
+
+def build_config(values: dict[str, Any], config_file: str | Path | None = None) -> TrainConfig:
+    """Merge a TOML file (optional) with explicit values (which win) and validate."""
+    merged: dict[str, Any] = {}
+    if config_file is not None:
+        path = Path(config_file)
+        try:
+            merged.update(tomllib.loads(path.read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"--config {path}: cannot read TOML ({exc}).") from exc
+        merged = {k.replace("-", "_"): v for k, v in merged.items()}
+    merged.update({k: v for k, v in values.items() if v is not None})
+    try:
+        return TrainConfig(**merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "config"
+        got = f" Got {err['input']!r}." if err["loc"] else ""
+        raise ConfigError(f"{name}: {err['msg']}.{got}") from None

@@ -1,0 +1,54 @@
+"""Figures of a run: per-task accuracy over training (the paper's Fig. 20) and the
+accuracy matrix as a heat map. matplotlib with the Agg backend (no display needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def plot_accuracy_curves(curves: list[dict], task_names: list[str], epochs_per_task: int, path: Path,
+                         title: str = "") -> None:
+    """Accuracy on every task's test set against training epochs; dashed lines mark task switches."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if curves:
+        epochs = np.array([c["global_epoch"] for c in curves])
+        acc = np.array([c["acc"] for c in curves])  # (points, T)
+        for j, name in enumerate(task_names):
+            ax.plot(epochs, acc[:, j], marker=".", label=name)
+        for i in range(1, len(task_names)):
+            ax.axvline(i * epochs_per_task, color="grey", linestyle="--", linewidth=0.7)
+        ax.plot(epochs, acc.mean(axis=1), color="black", linewidth=2, label="mean")
+    ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(-0.02, 1.02), title=title or "accuracy per task")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
+    _save(fig, path)
+
+
+def plot_accuracy_matrix(R: np.ndarray, task_names: list[str], path: Path, title: str = "") -> None:
+    """R[i, j] (accuracy on task j after task i) as an annotated heat map."""
+    fig, ax = plt.subplots(figsize=(1.1 * len(R) + 2, 1.0 * len(R) + 1.5))
+    im = ax.imshow(np.nan_to_num(R, nan=0.0), vmin=0, vmax=1, cmap="viridis")
+    for i in range(R.shape[0]):
+        for j in range(R.shape[1]):
+            if np.isfinite(R[i, j]):
+                ax.text(j, i, f"{R[i, j]:.2f}", ha="center", va="center",
+                        color="white" if R[i, j] < 0.6 else "black", fontsize=8)
+    ax.set_xticks(range(len(task_names)), task_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(task_names)), task_names, fontsize=8)
+    ax.set(xlabel="evaluated on task", ylabel="after training task", title=title or "accuracy matrix R[i, j]")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    _save(fig, path)

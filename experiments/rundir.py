@@ -1,0 +1,123 @@
+"""Run folders on disk: config.json, metrics.json, accuracy_matrix.csv, checkpoint.pt, plots/.
+
+Every file is written atomically (temp file in the same folder, then ``os.replace``), so an
+interrupted run never leaves a half-written result, and ``--resume`` continues from the
+last finished task.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class RunDirError(ValueError):
+    """The output folder cannot be used as asked; the message says which flag to use."""
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Write ``path`` through ``write(fileobj)`` into a temp file, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: numpy to lists, NaN/inf to null."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _clean(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, lambda f: json.dump(_clean(obj), f, indent=2, allow_nan=False))
+
+
+def write_csv(path: Path, matrix: np.ndarray, header: list[str], index: list[str]) -> None:
+    def write(f):
+        f.write(",".join(["after_task", *header]) + "\n")
+        for name, row in zip(index, matrix, strict=True):
+            f.write(",".join([name, *("" if np.isnan(v) else f"{v:.6f}" for v in row)]) + "\n")
+
+    atomic_write(path, write)
+
+
+def provenance() -> dict[str, str]:
+    """Git revision of the code and library versions, stored beside the config."""
+    import brian2
+
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        rev = "unknown"
+    return {"git_revision": rev, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "brian2": brian2.__version__, "machine": platform.machine()}
+
+
+class RunDir:
+    """One run's folder. ``prepare`` decides between new run, resume and overwrite."""
+
+    CONFIG, METRICS, CHECKPOINT = "config.json", "metrics.json", "checkpoint.pt"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def prepare(self, config: dict[str, Any], *, resume: bool, overwrite: bool) -> dict[str, Any] | None:
+        """Make the folder ready; return the checkpoint to resume from, or None for a fresh run."""
+        if resume and overwrite:
+            raise RunDirError("--resume and --overwrite contradict each other; pick one.")
+        config_path = self.path / self.CONFIG
+        existing = self.path.exists() and any(self.path.iterdir())
+        if existing and not config_path.exists():
+            raise RunDirError(f"--out {self.path} is a non-empty folder that holds no run (no {self.CONFIG}); "
+                              "choose an empty or new folder.")
+        if existing and overwrite:
+            shutil.rmtree(self.path)
+            existing = False
+        if existing:
+            stored = json.loads(config_path.read_text())["config"]
+            if not resume:
+                raise RunDirError(f"--out {self.path} already holds a run; pass --resume to continue it or "
+                                  "--overwrite to replace it.")
+            diff = {k for k in set(stored) | set(config) if k != "device" and stored.get(k) != config.get(k)}
+            if diff:
+                raise RunDirError(f"--resume: {self.path} holds a run with different settings "
+                                  f"({', '.join(sorted(diff))}); use the same options or --overwrite.")
+            ckpt = self.path / self.CHECKPOINT
+            return torch.load(ckpt, weights_only=False) if ckpt.exists() else None
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(config_path, {"config": config, "provenance": provenance()})
+        return None
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        atomic_write(self.path / self.CHECKPOINT, lambda f: torch.save(state, f), mode="wb")
+
+    def file(self, name: str) -> Path:
+        return self.path / name

@@ -1,0 +1,96 @@
+"""Train one learner on a task stream and record the accuracy matrix R[i, j], the learning
+curves and the dead-neuron fraction after every task.
+
+The runner knows the :class:`bridge.Learner` protocol only: every model, baseline or
+circuit goes through the same loop. Persistence is the caller's job (``on_task_end``), so
+the loop can checkpoint after each task and resume from the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from bridge import Learner
+from experiments.metrics import dead_fraction
+from experiments.streams import TaskStream
+
+
+@dataclass
+class RunRecord:
+    """What a run measured so far; rows of ``accuracy_matrix`` after ``tasks_done`` are NaN."""
+
+    accuracy_matrix: np.ndarray
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    dead_fraction: list[float] = field(default_factory=list)
+    tasks_done: int = 0
+
+    @classmethod
+    def empty(cls, n_tasks: int) -> RunRecord:
+        return cls(np.full((n_tasks, n_tasks), np.nan))
+
+    @property
+    def finished_matrix(self) -> np.ndarray:
+        """R restricted to the finished tasks, (tasks_done, tasks_done)."""
+        return self.accuracy_matrix[: self.tasks_done, : self.tasks_done]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accuracy_matrix": self.accuracy_matrix.tolist(), "curves": self.curves,
+                "dead_fraction": self.dead_fraction, "tasks_done": self.tasks_done}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunRecord:
+        return cls(np.array(d["accuracy_matrix"], dtype=float), list(d["curves"]), list(d["dead_fraction"]),
+                   int(d["tasks_done"]))
+
+
+def evaluate(learner: Learner, stream: TaskStream) -> np.ndarray:
+    """Accuracy on every task's test set, shape (T,)."""
+    return np.array([float(np.mean(learner.predict(t.x_test) == t.y_test)) for t in stream])
+
+
+def train_stream(
+    learner: Learner,
+    stream: TaskStream,
+    epochs_per_task: int,
+    *,
+    eval_every: int = 10,
+    record: RunRecord | None = None,
+    on_task_end: Callable[[RunRecord], None] | None = None,
+    progress: bool = True,
+) -> RunRecord:
+    """Train ``learner`` task after task, starting after ``record.tasks_done`` when resuming.
+
+    After each task: R[i, :] = accuracy on all tasks, dead fraction on the task's train data,
+    then ``on_task_end(record)``. Every ``eval_every`` epochs a curve point is recorded:
+    ``{"task", "epoch", "global_epoch", "acc": [per task]}`` (the paper's Fig. 20).
+    """
+    record = record if record is not None else RunRecord.empty(len(stream))
+    task_bar = tqdm(total=len(stream), initial=record.tasks_done, desc="tasks", unit="task", disable=not progress)
+    for task in stream.tasks[record.tasks_done :]:
+        epoch_bar = tqdm(total=epochs_per_task, desc=f"task {task.index} {list(task.classes)}", unit="ep",
+                         leave=False, disable=not progress)
+
+        def on_epoch(epoch: int, task=task, epoch_bar=epoch_bar) -> None:
+            epoch_bar.update(1)
+            if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs_per_task:
+                acc = evaluate(learner, stream)
+                record.curves.append({"task": task.index, "epoch": epoch + 1,
+                                      "global_epoch": task.index * epochs_per_task + epoch + 1,
+                                      "acc": acc.round(6).tolist()})
+                epoch_bar.set_postfix(acc=f"{acc[task.index]:.3f}")
+
+        learner.fit_task(task.x_train, task.y_train, epochs_per_task, on_epoch=on_epoch)
+        epoch_bar.close()
+        record.accuracy_matrix[task.index] = evaluate(learner, stream)
+        record.dead_fraction.append(dead_fraction(learner.hidden(task.x_train)))
+        record.tasks_done = task.index + 1
+        task_bar.update(1)
+        if on_task_end is not None:
+            on_task_end(record)
+    task_bar.close()
+    return record

@@ -1,0 +1,77 @@
+"""`csdm train`: one learner, one class-incremental stream, one run folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from experiments.config import TrainConfig
+from experiments.data import load_dataset
+from experiments.metrics import summarize
+from experiments.plots import plot_accuracy_curves, plot_accuracy_matrix
+from experiments.registry import build_learner
+from experiments.rundir import RunDir, write_csv, write_json
+from experiments.runner import RunRecord, train_stream
+from experiments.streams import TaskStream, class_incremental
+
+
+def task_names(stream: TaskStream) -> list[str]:
+    return ["{" + ",".join(map(str, t.classes)) + "}" for t in stream]
+
+
+def write_results(rundir: RunDir, record: RunRecord, stream: TaskStream, config: TrainConfig,
+                  extra: dict | None = None) -> dict:
+    """metrics.json, accuracy_matrix.csv and plots/ for the tasks finished so far."""
+    names = task_names(stream)
+    metrics = {"complete": record.tasks_done == len(stream), "tasks_done": record.tasks_done,
+               "tasks": names, **summarize(record.finished_matrix), **record.to_dict(), **(extra or {})}
+    write_json(rundir.file(RunDir.METRICS), metrics)
+    write_csv(rundir.file("accuracy_matrix.csv"), record.accuracy_matrix, names, names)
+    title = f"{config.model} on {stream.name}"
+    plot_accuracy_curves(record.curves, names, config.epochs_per_task, rundir.file("plots/accuracy.png"), title)
+    plot_accuracy_matrix(record.accuracy_matrix, names, rundir.file("plots/accuracy_matrix.png"), title)
+    return metrics
+
+
+def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
+                 progress: bool = True) -> dict:
+    """Train ``config.model`` on the stream of ``config`` into run folder ``out``; return metrics.json."""
+    dataset = load_dataset(config.dataset, config.data_dir)
+    stream = class_incremental(dataset, config.classes_per_task, config.class_order, config.seed)
+    learner = build_learner(config, stream.n_inputs, stream.n_classes)
+    rundir = RunDir(out)
+    fresh = not rundir.path.exists()
+    checkpoint = rundir.prepare(config.model_dump(), resume=resume, overwrite=overwrite)
+    record = None
+    if checkpoint is not None:
+        learner.load_state_dict(checkpoint["learner"])
+        record = RunRecord.from_dict(checkpoint["record"])
+
+    def on_task_end(rec: RunRecord) -> None:
+        rundir.save_checkpoint({"learner": learner.state_dict(), "record": rec.to_dict()})
+        write_results(rundir, rec, stream, config)
+
+    try:
+        record = train_stream(learner, stream, config.epochs_per_task, eval_every=config.eval_every,
+                              record=record, on_task_end=on_task_end, progress=progress)
+    except ValueError:
+        if fresh and not rundir.file(RunDir.CHECKPOINT).exists():
+            shutil.rmtree(rundir.path, ignore_errors=True)  # bad input: leave nothing half-written
+        raise
+    return write_results(rundir, record, stream, config)
+
+
+def format_summary(metrics: dict) -> str:
+    """Plain-text table of R and the summary metrics."""
+    names = metrics["tasks"]
+    width = max(8, *(len(n) for n in names))
+    lines = ["accuracy matrix R[i, j] (row: after training task i; column: test on task j)",
+             " " * width + "".join(f"{n:>{width}}" for n in names)]
+    for name, row in zip(names, metrics["accuracy_matrix"], strict=True):
+        cells = "".join(f"{'':>{width}}" if v is None else f"{v:>{width}.3f}" for v in row)
+        lines.append(f"{name:>{width}}{cells}")
+    lines.append("")
+    lines.append("  ".join(f"{k}={metrics[k]:.3f}" for k in ("acc", "bwt", "forgetting", "learning_acc")))
+    dead = metrics["dead_fraction"]
+    lines.append("dead_fraction per task: " + ", ".join(f"{d:.3f}" for d in dead))
+    return "\n".join(lines)
