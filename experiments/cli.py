@@ -92,3 +92,7 @@ def train(
 def main() -> None:
     """Entry point of the ``csdm`` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

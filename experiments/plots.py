@@ -32,7 +32,7 @@ def plot_accuracy_curves(curves: list[dict], task_names: list[str], epochs_per_t
             ax.plot(epochs, acc[:, j], marker=".", label=name)
         for i in range(1, len(task_names)):
             ax.axvline(i * epochs_per_task, color="grey", linestyle="--", linewidth=0.7)
-        ax.plot(epochs, acc.mean(axis=1), color="black", linewidth=2, label="mean")
+        ax.plot(epochs, acc.mean(axis=1), color="black", linewidth=2, label="mean (all tasks)")
     ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(-0.02, 1.02), title=title or "accuracy per task")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
     _save(fig, path)

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +71,13 @@ def write_csv(path: Path, matrix: np.ndarray, header: list[str], index: list[str
 
 def provenance() -> dict[str, str]:
     """Git revision of the code and library versions, stored beside the config."""
-    import brian2
-
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         rev = "unknown"
     return {"git_revision": rev, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "brian2": brian2.__version__, "machine": platform.machine()}
+            "numpy": np.__version__, "brian2": metadata.version("brian2"), "machine": platform.machine()}
 
 
 class RunDir:

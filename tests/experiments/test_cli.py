@@ -1,0 +1,151 @@
+"""`csdm train` end to end on digits, resume equivalence, and every bad input of issue #3."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import experiments.train as train_module
+from experiments.cli import app
+from experiments.config import build_config
+from experiments.train import run_training
+
+FAST = ["--n-neurons", "60", "--k", "5", "--anneal-epochs", "2", "--epochs-per-task", "3", "--eval-every", "1",
+        "--device", "cpu", "--quiet"]
+
+
+def csdm(*args):
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_train_end_to_end_on_digits(tmp_path):
+    code, out = csdm("train", *FAST, "--out", str(tmp_path / "run"))
+    assert code == 0, out
+    assert "acc=" in out and "accuracy matrix" in out
+    run = tmp_path / "run"
+    for name in ("config.json", "metrics.json", "accuracy_matrix.csv", "checkpoint.pt", "plots/accuracy.png",
+                 "plots/accuracy_matrix.png"):
+        assert (run / name).is_file(), name
+    m = json.loads((run / "metrics.json").read_text())
+    for key in ("accuracy_matrix", "acc", "bwt", "forgetting", "learning_acc", "dead_fraction", "curves"):
+        assert key in m
+    R = np.array(m["accuracy_matrix"])
+    assert R.shape == (5, 5) and m["complete"]
+    assert m["acc"] == pytest.approx(R[-1].mean())
+    assert len(m["curves"]) == 15 and len(m["dead_fraction"]) == 5
+    assert (run / "accuracy_matrix.csv").read_text().splitlines()[0] == "after_task,{0,1},{2,3},{4,5},{6,7},{8,9}"
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["config"]["n_neurons"] == 60 and "git_revision" in cfg["provenance"]
+    assert not list(run.glob(".*.tmp"))  # no temp files left behind
+
+
+def test_toml_config_and_flag_override(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('n-neurons = 40\nk = 3\nlr = 0.3\n')
+    cfg = build_config({"k": 4}, f)
+    assert (cfg.n_neurons, cfg.k, cfg.lr) == (40, 4, 0.3)
+
+
+def test_resume_gives_identical_results(tmp_path, monkeypatch):
+    cfg = build_config({"n_neurons": 60, "k": 5, "anneal_epochs": 2, "epochs_per_task": 2, "device": "cpu",
+                        "eval_every": 1})
+    full = run_training(cfg, tmp_path / "full", progress=False)
+
+    calls = {"n": 0}
+    real_write = train_module.write_results
+
+    def crash_after_two_tasks(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C after task 1's checkpoint
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "write_results", crash_after_two_tasks)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(train_module, "write_results", real_write)
+    with pytest.raises(ValueError, match="--resume"):
+        run_training(cfg, tmp_path / "cut", progress=False)
+    resumed = run_training(cfg, tmp_path / "cut", resume=True, progress=False)
+    assert resumed["accuracy_matrix"] == full["accuracy_matrix"]
+    assert resumed["curves"] == full["curves"] and resumed["dead_fraction"] == full["dead_fraction"]
+
+
+def test_resume_with_other_settings_refused(tmp_path):
+    assert csdm("train", *FAST, "--out", str(tmp_path / "r"))[0] == 0
+    code, out = csdm("train", *FAST, "--lr", "0.3", "--out", str(tmp_path / "r"), "--resume")
+    assert code == 2 and "different settings (lr)" in out
+    code, out = csdm("train", *FAST, "--lr", "0.3", "--out", str(tmp_path / "r"), "--overwrite")
+    assert code == 0
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["config"]["lr"] == 0.3
+
+
+def _npz(tmp_path, **over):
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.random((40, 6)), "y_train": np.arange(40) % 4, "x_test": rng.random((12, 6)),
+              "y_test": np.arange(12) % 4}
+    arrays.update(over)
+    f = tmp_path / "d.npz"
+    np.savez(f, **arrays)
+    return str(f)
+
+
+BAD = {
+    "unknown dataset": (["--dataset", "cifar"], "unknown dataset"),
+    "unknown model": (["--model", "transformer"], "unknown model"),
+    "missing mnist": (["--dataset", "mnist", "--data-dir", "/nonexistent"], "IDX files"),
+    "k zero": (["--k", "0"], "--k"),
+    "k too big": (["--k", "60"], "k=60 must be < n_neurons=60"),
+    "classes per task": (["--classes-per-task", "3"], "divisor"),
+    "lr negative": (["--lr", "-0.1"], "--lr"),
+    "epochs zero": (["--epochs-per-task", "0"], "--epochs-per-task"),
+    "bad optimizer": (["--optimizer", "lbfgs"], "--optimizer"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_exits_2_with_one_line(tmp_path, case):
+    args, needle = BAD[case]
+    code, out = csdm("train", *FAST, *args, "--out", str(tmp_path / "r"))
+    assert code == 2, out
+    assert needle in out
+    assert out.strip().count("\n") == 0, out  # one line, no traceback
+    assert not (tmp_path / "r").exists()  # nothing half-written
+
+
+@pytest.mark.parametrize(("over", "needle"), [
+    ({"x_train": np.full((40, 6), np.inf)}, "NaN or inf"),
+    ({"x_train": -np.ones((40, 6))}, "must be >= 0"),
+    ({"y_train": np.arange(40) % 4 - 1}, "labels"),
+])
+def test_bad_data_exits_2(tmp_path, over, needle):
+    code, out = csdm("train", *FAST, "--dataset", "npz", "--data-dir", _npz(tmp_path, **over),
+                     "--out", str(tmp_path / "r"))
+    assert code == 2 and needle in out, out
+    assert not (tmp_path / "r").exists()
+
+
+def test_rectify_inputs_flag_accepts_negative_data(tmp_path):
+    code, out = csdm("train", *FAST, "--dataset", "npz", "--data-dir", _npz(tmp_path, x_train=-np.ones((40, 6))),
+                     "--rectify-inputs", "--classes-per-task", "2", "--out", str(tmp_path / "r"))
+    assert code == 0, out
+
+
+def test_out_folder_with_other_files_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    code, out = csdm("train", *FAST, "--out", str(tmp_path), "--overwrite")
+    assert code == 2 and "holds no run" in out
+    assert (tmp_path / "notes.txt").exists()
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "experiments.cli", "train", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for flag in ("--model", "--dataset", "--data-dir", "--n-neurons", "--k", "--lr", "--batch-size",
+                 "--epochs-per-task", "--classes-per-task", "--class-order", "--seed", "--device", "--out",
+                 "--resume", "--overwrite", "--config", "--rectify-inputs"):
+        assert flag in out
