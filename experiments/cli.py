@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from experiments.config import TrainConfig, build_config
+from experiments.config import PairedConfig, TrainConfig, build_config
 
 app = typer.Typer(
     help="Cerebellar SDM engine: the SDMLP (Bricken et al., ICLR 2023) and a Brian2 cerebellar circuit "
@@ -40,9 +40,13 @@ def friendly_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def _help(field: str, extra: str = "") -> str:
-    info = TrainConfig.model_fields[field]
+def _help(field: str, extra: str = "", model: type = TrainConfig) -> str:
+    info = model.model_fields[field]
     return f"{info.description}{extra} [default: {info.default}]"
+
+
+def _phelp(field: str, extra: str = "") -> str:
+    return _help(field, extra, PairedConfig)
 
 
 @app.command()
@@ -87,6 +91,113 @@ def train(
     metrics = run_training(cfg, out, resume=resume, overwrite=overwrite, progress=not quiet)
     typer.echo(format_summary(metrics))
     typer.echo(f"run folder: {out}")
+
+
+@app.command()
+@friendly_errors
+def run(
+    dataset: Annotated[str | None, typer.Option(help=_phelp("dataset"))] = None,
+    data_dir: Annotated[str | None, typer.Option(help=_phelp("data_dir", "; env CSDM_DATA_DIR"))] = None,
+    protocol: Annotated[str | None, typer.Option(help=_phelp("protocol", " (both: each)"))] = None,
+    mode: Annotated[str | None, typer.Option(help=_phelp("mode"))] = None,
+    n_neurons: Annotated[int | None, typer.Option(help=_phelp("n_neurons"))] = None,
+    k: Annotated[int | None, typer.Option("--k", help=_phelp("k"))] = None,
+    anneal_epochs: Annotated[int | None, typer.Option(help=_phelp("anneal_epochs"))] = None,
+    lr: Annotated[float | None, typer.Option(help=_phelp("lr"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_phelp("batch_size"))] = None,
+    epochs_per_task: Annotated[int | None, typer.Option(help=_phelp("epochs_per_task"))] = None,
+    bio_epochs: Annotated[int | None, typer.Option(help=_phelp("bio_epochs"))] = None,
+    classes_per_task: Annotated[int | None, typer.Option(help=_phelp("classes_per_task"))] = None,
+    class_order: Annotated[str | None, typer.Option(help=_phelp("class_order"))] = None,
+    calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help=_phelp("calibrate"))] = None,
+    fidelity_inputs: Annotated[int | None, typer.Option(help=_phelp("fidelity_inputs"))] = None,
+    seeds: Annotated[int | None, typer.Option(help=_phelp("seeds"))] = None,
+    device: Annotated[str | None, typer.Option(help=_phelp("device"))] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file of options (keys as above); flags override it")] = None,
+    out: Annotated[Path, typer.Option(help="run folder (one sub-folder per seed)")] = Path("runs/run"),
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out from its last task")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the run in --out")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
+) -> None:
+    """The main job: the SDMLP and the Brian2 cerebellar circuit on one stream, side by side.
+
+    Trains the SDMLP; in the transfer protocol copies its weights into the circuit after every
+    task, in the native protocol lets the circuit learn with local rules; after every task
+    measures both accuracy matrices and the Top-K fidelity of Golgi inhibition. Writes
+    OUT/seedN/{config.json, metrics.json, fidelity.json, accuracy_matrix.csv, checkpoint.pt,
+    plots/, report.html} and OUT/summary.json. Example:
+
+        csdm run --protocol both --mode rate --k 10 --out runs/run
+    """
+    values = {name: v for name, v in locals().items() if name in PairedConfig.model_fields}
+    from experiments.paired_run import format_paired, run_pair
+
+    cfg = build_config(values, config, PairedConfig)
+    results = run_pair(cfg, out, resume=resume, overwrite=overwrite, progress=not quiet)
+    typer.echo(format_paired(results))
+    typer.echo(f"report: {Path(results[0]['folder']) / 'report.html'}")
+
+
+@app.command("calibrate")
+@friendly_errors
+def calibrate_cmd(
+    k: Annotated[int, typer.Option("--k", help="target number of active granule cells")] = 10,
+    mode: Annotated[str, typer.Option(help="circuit mode: rate | spiking")] = "rate",
+    parameter: Annotated[str, typer.Option(help="Golgi parameter to solve for: golgi_threshold | golgi_gain")]
+    = "golgi_threshold",
+    low: Annotated[float, typer.Option(help="lower end of the search bracket")] = -2.0,
+    high: Annotated[float, typer.Option(help="upper end of the search bracket")] = 2.0,
+    n_neurons: Annotated[int, typer.Option(help="granule cells")] = 1000,
+    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist | npz")] = "digits",
+    data_dir: Annotated[str | None, typer.Option(help="folder of IDX files, or the .npz file")] = None,
+    inputs: Annotated[int, typer.Option(help="number of test inputs used")] = 200,
+    seed: Annotated[int, typer.Option(help="seed of the circuit's wiring and weights")] = 0,
+) -> None:
+    """Find the Golgi threshold (or gain) that leaves k granule cells active on average.
+
+    Builds a mature circuit (hyperpolarising GABA) with its initial random addresses, solves
+    mean effective k = K with scipy's brentq on real inputs, and prints the achieved k, its
+    spread and the Top-K fidelity at that setting. Example: csdm calibrate --k 10
+    """
+    import numpy as np
+
+    from bio import CerebellarCircuit
+    from bridge.calibrate import calibrate_golgi
+    from bridge.paired import measure_fidelity
+    from experiments.data import load_dataset
+    from experiments.paired_run import spiking_active_threshold
+
+    data = load_dataset(dataset, data_dir)
+    x = data.x_test[np.random.default_rng(seed).choice(len(data.x_test), min(inputs, len(data.x_test)), False)]
+    circuit = CerebellarCircuit(data.n_inputs, n_neurons, data.n_classes, mode=mode, seed=seed)
+    circuit.mature()
+    threshold = circuit.active_threshold if mode == "rate" else spiking_active_threshold(circuit)
+    cal = calibrate_golgi(circuit, x, k, parameter, (low, high), active_threshold=threshold)
+    fid = measure_fidelity(circuit, x, k, threshold)
+    typer.echo(f"{parameter} = {cal.value:.6g}: effective k {cal.achieved_k:.2f} +- {cal.achieved_k_sd:.2f} "
+               f"(target {k}, {cal.evaluations} evaluations on {len(x)} {dataset} inputs, {mode} mode)")
+    typer.echo(f"Top-K fidelity there: Jaccard {fid['jaccard_mean']:.3f}, precision {fid['precision_mean']:.3f}, "
+               f"recall {fid['recall_mean']:.3f}, Spearman {fid['spearman_mean']:.3f}")
+
+
+@app.command()
+@friendly_errors
+def circuit(
+    out: Annotated[Path, typer.Option(help="folder for circuit.png")] = Path("runs/circuit"),
+    n_inputs: Annotated[int, typer.Option(help="mossy fibers")] = 64,
+    n_neurons: Annotated[int, typer.Option(help="granule cells")] = 1000,
+    n_outputs: Annotated[int, typer.Option(help="Purkinje cells (classes)")] = 10,
+    sparse_dendrites: Annotated[int | None, typer.Option(help="mossy fibers per granule cell (dense if unset)")]
+    = None,
+) -> None:
+    """Draw the circuit's wiring graph (populations, cell counts, projections) to OUT/circuit.png."""
+    from bio import circuit_graph
+    from experiments.circuit_plot import draw_circuit
+
+    graph = circuit_graph(n_inputs, n_neurons, n_outputs, sparse_dendrites=sparse_dendrites)
+    path = out / "circuit.png"
+    draw_circuit(graph, path)
+    typer.echo(f"circuit diagram: {path}")
 
 
 def main() -> None:

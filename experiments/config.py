@@ -50,8 +50,9 @@ class TrainConfig(BaseModel):
         return self
 
 
-def build_config(values: dict[str, Any], config_file: str | Path | None = None) -> TrainConfig:
-    """Merge a TOML file (optional) with explicit values (which win) and validate."""
+def build_config(values: dict[str, Any], config_file: str | Path | None = None,
+                 model: type[BaseModel] = TrainConfig) -> Any:
+    """Merge a TOML file (optional) with explicit values (which win) and validate as ``model``."""
     merged: dict[str, Any] = {}
     if config_file is not None:
         path = Path(config_file)
@@ -61,8 +62,44 @@ def build_config(values: dict[str, Any], config_file: str | Path | None = None) 
             raise ConfigError(f"--config {path}: cannot read TOML ({exc}).") from exc
         merged = {k.replace("-", "_"): v for k, v in merged.items()}
     merged.update({k: v for k, v in values.items() if v is not None})
+    return validated(model, merged)
+
+
+class PairedConfig(BaseModel):
+    """Everything that determines a ``csdm run`` (SDMLP and cerebellar circuit, one stream)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str = Field("digits", description="digits | mnist | fashion-mnist | npz")
+    data_dir: str | None = Field(None, description="folder of IDX files, or the .npz file")
+    protocol: Literal["transfer", "native", "both"] = Field(
+        "both", description="transfer: circuit runs the SDMLP's weights; native: circuit learns itself")
+    mode: Literal["rate", "spiking"] = Field("rate", description="circuit mode (Eq. 13 rates or LIF spikes)")
+    n_neurons: int = Field(1000, ge=2, description="r, granule cells / hidden neurons")
+    k: int = Field(10, ge=1, description="k_target of the SDMLP and the circuit's calibration target")
+    anneal_epochs: int = Field(30, ge=0, description="s of Eq. 4 for the SDMLP")
+    lr: float = Field(0.2, gt=0, description="SDMLP learning rate")
+    batch_size: int = Field(32, ge=1, description="SDMLP batch size")
+    epochs_per_task: int = Field(100, ge=1, description="SDMLP epochs per task")
+    bio_epochs: int = Field(1, ge=1, description="circuit presentations of each task (native protocol)")
+    classes_per_task: int = Field(2, ge=1, description="classes per task")
+    class_order: Literal["sequential", "random"] = Field("sequential", description="task order of the classes")
+    calibrate: bool = Field(True, description="calibrate the Golgi threshold to k before measuring")
+    fidelity_inputs: int = Field(200, ge=10, description="test inputs (all tasks) on which fidelity is measured")
+    seeds: int = Field(1, ge=1, description="number of seeds (0..N-1), one sub-folder each")
+    device: str = Field("auto", description="auto | cpu | cuda (SDMLP)")
+
+    @model_validator(mode="after")
+    def _k_below_n(self) -> PairedConfig:
+        if self.k >= self.n_neurons:
+            raise ValueError(f"k={self.k} must be < n_neurons={self.n_neurons}")
+        return self
+
+
+def validated(model: type[BaseModel], merged: dict[str, Any]) -> Any:
+    """Construct ``model`` from ``merged``, turning validation errors into one-line ConfigErrors."""
     try:
-        return TrainConfig(**merged)
+        return model(**merged)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "config"

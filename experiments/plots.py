@@ -52,3 +52,19 @@ def plot_accuracy_matrix(R: np.ndarray, task_names: list[str], path: Path, title
     ax.set(xlabel="evaluated on task", ylabel="after training task", title=title or "accuracy matrix R[i, j]")
     fig.colorbar(im, ax=ax, fraction=0.046)
     _save(fig, path)
+
+
+def plot_fidelity(fidelity: dict[str, list[dict]], k: int, path: Path) -> None:
+    """Jaccard overlap with the exact Top-K set and effective k after every task, per protocol."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for protocol, recs in fidelity.items():
+        tasks = [r["task"] for r in recs]
+        ax1.plot(tasks, [r["jaccard_mean"] for r in recs], marker="o", label=protocol)
+        ax2.errorbar(tasks, [r["effective_k_mean"] for r in recs], yerr=[r["effective_k_sd"] for r in recs],
+                     marker="o", capsize=3, label=protocol)
+    ax1.set(xlabel="after task", ylabel="Jaccard(bio active set, Top-K set)", ylim=(0, 1.02), title="Top-K fidelity")
+    ax2.axhline(k, color="grey", linestyle="--", label=f"target k = {k}")
+    ax2.set(xlabel="after task", ylabel="active granule cells", title="effective k")
+    for ax in (ax1, ax2):
+        ax.legend(fontsize=8)
+    _save(fig, path)

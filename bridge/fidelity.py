@@ -1,0 +1,92 @@
+"""Top-K fidelity: how well the set of granule cells that Golgi inhibition leaves active
+matches the exact Top-K set of the SDMLP for the same weights and the same inputs.
+
+Per input (row), with A the exact Top-K set (the k largest of drive = X_a^T x / ||x||) and
+B the bio active set (activity above a stated threshold; spiking: at least one spike):
+
+- Jaccard |A & B| / |A | B| (1 when both are empty)
+- effective k = |B|
+- precision |A & B| / |B| and recall |A & B| / |A| of B against A
+- Spearman rank correlation of the surviving activities (Top-K activity [a - I]_+ vs bio
+  activity) on the union A | B (NaN when the union has < 2 cells or one side is constant)
+- read-out agreement: the two predicted classes are equal
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import spearmanr
+
+
+def exact_topk_set(drive: np.ndarray, k: int) -> np.ndarray:
+    """Boolean (batch, n_neurons): the k largest drives per row (ties broken by lower index)."""
+    drive = np.asarray(drive)
+    if not 1 <= k < drive.shape[1]:
+        raise ValueError(f"k must be in [1, {drive.shape[1] - 1}] for {drive.shape[1]} neurons. Got {k}.")
+    order = np.argsort(-drive, axis=1, kind="stable")[:, :k]
+    mask = np.zeros(drive.shape, dtype=bool)
+    np.put_along_axis(mask, order, True, axis=1)
+    return mask
+
+
+def set_metrics(topk_set: np.ndarray, bio_set: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-row Jaccard, precision, recall and effective k of two boolean (batch, n) sets."""
+    a, b = np.asarray(topk_set, bool), np.asarray(bio_set, bool)
+    if a.shape != b.shape:
+        raise ValueError(f"the two sets differ in shape: {a.shape} vs {b.shape}.")
+    inter = (a & b).sum(axis=1).astype(float)
+    union = (a | b).sum(axis=1).astype(float)
+    size_a, size_b = a.sum(axis=1).astype(float), b.sum(axis=1).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "jaccard": np.where(union > 0, inter / union, 1.0),
+            "precision": np.where(size_b > 0, inter / size_b, np.nan),
+            "recall": np.where(size_a > 0, inter / size_a, np.nan),
+            "effective_k": size_b,
+        }
+
+
+def union_spearman(topk_activity: np.ndarray, bio_activity: np.ndarray, union: np.ndarray) -> np.ndarray:
+    """Per-row Spearman correlation of the two activities restricted to ``union`` (NaN if undefined)."""
+    out = np.full(len(union), np.nan)
+    for i, cells in enumerate(np.asarray(union, bool)):
+        u, v = topk_activity[i, cells], bio_activity[i, cells]
+        if cells.sum() >= 2 and np.ptp(u) > 0 and np.ptp(v) > 0:
+            out[i] = spearmanr(u, v).statistic
+    return out
+
+
+def fidelity(
+    drive: np.ndarray,
+    topk_activity: np.ndarray,
+    bio_activity: np.ndarray,
+    k: int,
+    active_threshold: float,
+    topk_pred: np.ndarray,
+    bio_pred: np.ndarray,
+) -> dict[str, float]:
+    """Aggregate fidelity record of one evaluation (means over inputs; NaN rows are skipped).
+
+    Keys: ``jaccard_mean``, ``jaccard_sd``, ``effective_k_mean``, ``effective_k_sd``,
+    ``effective_k_min``, ``effective_k_max``, ``precision_mean``, ``recall_mean``,
+    ``spearman_mean``, ``readout_agreement``, ``n_inputs``, ``k``, ``active_threshold``.
+    """
+    a = exact_topk_set(drive, k)
+    b = np.asarray(bio_activity) > active_threshold
+    m = set_metrics(a, b)
+    rho = union_spearman(np.asarray(topk_activity), np.asarray(bio_activity), a | b)
+    eff = m["effective_k"]
+    return {
+        "jaccard_mean": float(m["jaccard"].mean()), "jaccard_sd": float(m["jaccard"].std()),
+        "effective_k_mean": float(eff.mean()), "effective_k_sd": float(eff.std()),
+        "effective_k_min": float(eff.min()), "effective_k_max": float(eff.max()),
+        "precision_mean": _nanmean(m["precision"]), "recall_mean": _nanmean(m["recall"]),
+        "spearman_mean": _nanmean(rho),
+        "readout_agreement": float(np.mean(np.asarray(topk_pred) == np.asarray(bio_pred))),
+        "n_inputs": int(len(a)), "k": int(k), "active_threshold": float(active_threshold),
+    }
+
+
+def _nanmean(v: np.ndarray) -> float:
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else float("nan")

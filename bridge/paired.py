@@ -1,0 +1,130 @@
+"""The paired runner: one task stream, one seed, the SDMLP and the cerebellar circuit.
+
+Protocols (per circuit):
+
+- ``transfer``: the SDMLP learns; after every task its weights are copied into the circuit,
+  which is evaluated on all tasks. Does the biology implement the learned SDM faithfully?
+- ``native``: the circuit learns the same stream with its own local rules. Does it forget
+  like the SDMLP?
+
+After every task both accuracy matrices get a row, and a fidelity record compares the
+circuit's active granule cells with the exact Top-K set of an SDMLP holding the circuit's
+current weights (``bridge.fidelity``). The SDMLP is trained once and shared by both protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from ann import SDMLP
+from bridge.calibrate import calibrate_golgi
+from bridge.fidelity import fidelity
+from bridge.learner import Learner
+from bridge.transfer import normalised_drive, transfer_weights
+
+PROTOCOLS = ("transfer", "native")
+
+
+class TaskLike(Protocol):
+    index: int
+    classes: tuple[int, ...]
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass
+class PairedRecord:
+    """Per learner: accuracy matrix (NaN rows not yet run) and dead fraction; per circuit: fidelity."""
+
+    accuracy: dict[str, np.ndarray]
+    dead_fraction: dict[str, list[float]] = field(default_factory=dict)
+    fidelity: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    calibration: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    tasks_done: int = 0
+
+
+def accuracy_row(learner: Learner, tasks: Sequence[TaskLike]) -> np.ndarray:
+    return np.array([float(np.mean(learner.predict(t.x_test) == t.y_test)) for t in tasks])
+
+
+def dead(learner: Learner, x: np.ndarray, threshold: float) -> float:
+    return float(np.mean(~(learner.hidden(x) > threshold).any(axis=0)))
+
+
+def measure_fidelity(circuit: Learner, x: np.ndarray, k: int, active_threshold: float) -> dict[str, Any]:
+    """Fidelity of ``circuit`` on inputs ``x`` against the exact Top-K SDMLP with its own weights."""
+    weights = circuit.get_weights()
+    n_neurons, n_outputs = weights["value"].shape
+    reference = SDMLP(x.shape[1], n_neurons, n_outputs, k=k, anneal_epochs=0, device="cpu")
+    reference.set_weights(weights)
+    return fidelity(normalised_drive(x, weights["address"]), reference.hidden(x), circuit.hidden(x), k,
+                    active_threshold, reference.predict(x), circuit.predict(x))
+
+
+def run_paired(
+    ann: Learner,
+    circuits: Mapping[str, Learner],
+    tasks: Sequence[TaskLike],
+    epochs_per_task: int,
+    *,
+    k: int,
+    active_threshold: float,
+    fidelity_x: np.ndarray,
+    bio_epochs: int = 1,
+    calibration_x: np.ndarray | None = None,
+    record: PairedRecord | None = None,
+    on_task_end: Callable[[PairedRecord], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> PairedRecord:
+    """Train ``ann`` and each circuit (keyed by protocol) on ``tasks``; measure after each task.
+
+    ``fidelity_x`` are the inputs on which Top-K fidelity is measured (e.g. a fixed sample of
+    all tasks' test inputs). With ``calibration_x``, the Golgi threshold is calibrated to k on
+    those inputs: in ``transfer`` after every weight transfer, in ``native`` once before the
+    first task (the circuit then learns with that Golgi cell). ``record`` resumes after
+    ``record.tasks_done`` tasks (the learners must hold the matching state); ``on_step(message)``
+    reports progress within a task.
+    """
+    unknown = set(circuits) - set(PROTOCOLS)
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {sorted(unknown)}; choose from {PROTOCOLS}.")
+    T = len(tasks)
+    if record is None:
+        record = PairedRecord({name: np.full((T, T), np.nan) for name in ("sdmlp", *circuits)})
+    step = on_step or (lambda message: None)
+    if calibration_x is not None and "native" in circuits and record.tasks_done == 0:
+        step("calibrating the native circuit's Golgi cell")
+        calibration = calibrate_golgi(circuits["native"], calibration_x, k, active_threshold=active_threshold)
+        record.calibration.setdefault("native", []).append(vars(calibration))
+    for task in tasks[record.tasks_done :]:
+        step(f"task {task.index}: SDMLP")
+        ann.fit_task(task.x_train, task.y_train, epochs_per_task)
+        learners: dict[str, Learner] = {"sdmlp": ann}
+        for protocol, circuit in circuits.items():
+            step(f"task {task.index}: circuit ({protocol})")
+            if protocol == "transfer":
+                transfer_weights(ann, circuit)
+                if calibration_x is not None:
+                    record.calibration.setdefault("transfer", []).append(
+                        vars(calibrate_golgi(circuit, calibration_x, k, active_threshold=active_threshold)))
+            else:
+                circuit.fit_task(task.x_train, task.y_train, bio_epochs)
+            learners[protocol] = circuit
+        for name, learner in learners.items():
+            step(f"task {task.index}: evaluating {name}")
+            record.accuracy[name][task.index] = accuracy_row(learner, tasks)
+            threshold = 0.0 if name == "sdmlp" else active_threshold
+            record.dead_fraction.setdefault(name, []).append(dead(learner, task.x_train, threshold))
+            if name != "sdmlp":
+                record.fidelity.setdefault(name, []).append(
+                    {"task": task.index, **measure_fidelity(learner, fidelity_x, k, active_threshold)})
+        record.tasks_done = task.index + 1
+        if on_task_end is not None:
+            on_task_end(record)
+    return record

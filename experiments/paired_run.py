@@ -1,0 +1,163 @@
+"""`csdm run`, the main job: the SDMLP and the cerebellar circuit on one class-incremental
+stream and seed, both protocols, with accuracy matrices, Top-K fidelity and an HTML report.
+
+Each seed gets a run folder (``OUT/seedN``) with config.json, metrics.json (per learner),
+accuracy_matrix.csv, fidelity.json, checkpoint.pt (after every task: ``--resume`` continues),
+plots/ and report.html; ``OUT/summary.json`` aggregates the seeds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ann import SDMLP
+from bio import CerebellarCircuit
+from bridge.paired import PairedRecord, run_paired
+from experiments.config import PairedConfig
+from experiments.data import load_dataset
+from experiments.metrics import summarize
+from experiments.plots import plot_accuracy_matrix, plot_fidelity
+from experiments.report import paired_report
+from experiments.rundir import RunDir, atomic_write, write_json
+from experiments.streams import TaskStream, class_incremental
+from experiments.train import task_names
+
+NAMES = {"sdmlp": "SDMLP", "transfer": "circuit (transfer)", "native": "circuit (native)"}
+
+
+def spiking_active_threshold(circuit: CerebellarCircuit) -> float:
+    """Half a spike in the read window, in the units of the spiking ``hidden`` (rate x 2 ms refractory)."""
+    return 0.5 * 2.0 / circuit.read_ms
+
+
+def _fidelity_sample(stream: TaskStream, n: int, seed: int) -> np.ndarray:
+    x = np.concatenate([t.x_test for t in stream])
+    rows = np.random.default_rng(seed).choice(len(x), size=min(n, len(x)), replace=False)
+    return x[np.sort(rows)]
+
+
+def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, dict[str, CerebellarCircuit]]:
+    ann = SDMLP(stream.n_inputs, cfg.n_neurons, stream.n_classes, k=cfg.k, anneal_epochs=cfg.anneal_epochs,
+                lr=cfg.lr, batch_size=cfg.batch_size, device=cfg.device, seed=seed)
+    protocols = ("transfer", "native") if cfg.protocol == "both" else (cfg.protocol,)
+    circuits = {p: CerebellarCircuit(stream.n_inputs, cfg.n_neurons, stream.n_classes, mode=cfg.mode, seed=seed)
+                for p in protocols}
+    if "transfer" in circuits:
+        circuits["transfer"].mature()  # the SDMLP's Top-K is the mature, fully inhibitory Golgi cell
+    return ann, circuits
+
+
+def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: PairedConfig) -> dict:
+    names = task_names(stream)
+    done = record.tasks_done
+    learners = {}
+    for key, R in record.accuracy.items():
+        learners[NAMES[key]] = {**summarize(R[:done, :done]), "accuracy_matrix": R.tolist(),
+                                "dead_fraction": record.dead_fraction.get(key, [])}
+    metrics = {"complete": done == len(stream), "tasks_done": done, "tasks": names, "learners": learners}
+    write_json(rundir.file(RunDir.METRICS), metrics)
+    fidelity = {p: recs for p, recs in record.fidelity.items()}
+    write_json(rundir.file("fidelity.json"), fidelity)
+
+    def csv(f):
+        f.write(",".join(["learner", "after_task", *names]) + "\n")
+        for key, R in record.accuracy.items():
+            for t, row in zip(names, R, strict=True):
+                f.write(",".join([NAMES[key], t, *("" if np.isnan(v) else f"{v:.6f}" for v in row)]) + "\n")
+
+    atomic_write(rundir.file("accuracy_matrix.csv"), csv)
+    figures = []
+    for key, R in record.accuracy.items():
+        path = rundir.file(f"plots/accuracy_matrix_{key}.png")
+        plot_accuracy_matrix(R, names, path, NAMES[key])
+        figures.append(path)
+    if record.fidelity:
+        path = rundir.file("plots/fidelity.png")
+        plot_fidelity(record.fidelity, cfg.k, path)
+        figures.insert(0, path)
+    report = paired_report(f"csdm run: SDMLP vs cerebellar circuit ({cfg.mode} mode) on {stream.name}",
+                           cfg.model_dump(), metrics, fidelity, record.calibration, figures)
+    atomic_write(rundir.file("report.html"), lambda f: f.write(report))
+    return metrics
+
+
+def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: bool, overwrite: bool,
+             progress: bool) -> dict:
+    """One seed of ``csdm run`` into ``rundir``; checkpoint and results after every task."""
+    stream = class_incremental(dataset, cfg.classes_per_task, cfg.class_order, seed)
+    ann, circuits = _learners(cfg, stream, seed)
+    any_circuit = next(iter(circuits.values()))
+    threshold = any_circuit.active_threshold if cfg.mode == "rate" else spiking_active_threshold(any_circuit)
+    checkpoint = rundir.prepare({**cfg.model_dump(), "seed": seed}, resume=resume, overwrite=overwrite)
+    record = None
+    if checkpoint is not None:
+        ann.load_state_dict(checkpoint["sdmlp"])
+        for p, c in circuits.items():
+            c.load_state_dict(checkpoint["circuits"][p])
+            c.golgi_threshold = checkpoint["golgi_threshold"][p]
+        record = checkpoint["record"]
+    bar = tqdm(total=len(stream), initial=record.tasks_done if record else 0, desc=f"seed {seed}", unit="task",
+               disable=not progress)
+
+    def on_task_end(rec: PairedRecord) -> None:
+        rundir.save_checkpoint({"sdmlp": ann.state_dict(),
+                                "circuits": {p: c.state_dict() for p, c in circuits.items()},
+                                "golgi_threshold": {p: c.golgi_threshold for p, c in circuits.items()},
+                                "record": rec})
+        _write(rundir, rec, stream, cfg)
+        bar.update(1)
+
+    record = run_paired(ann, circuits, stream.tasks, cfg.epochs_per_task, k=cfg.k, active_threshold=threshold,
+                        fidelity_x=_fidelity_sample(stream, cfg.fidelity_inputs, seed), bio_epochs=cfg.bio_epochs,
+                        calibration_x=stream[0].x_train[: cfg.fidelity_inputs] if cfg.calibrate else None,
+                        record=record, on_task_end=on_task_end, on_step=bar.set_postfix_str)
+    bar.close()
+    return {"seed": seed, "folder": str(rundir.path), "metrics": _write(rundir, record, stream, cfg),
+            "fidelity": record.fidelity}
+
+
+def run_pair(cfg: PairedConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
+             progress: bool = True) -> list[dict]:
+    """Run every seed of ``cfg`` into ``out``; return per seed its metrics and fidelity."""
+    dataset = load_dataset(cfg.dataset, cfg.data_dir)
+    out = Path(out)
+    results = [run_seed(cfg, dataset, seed, RunDir(out / f"seed{seed}"), resume=resume, overwrite=overwrite,
+                        progress=progress) for seed in range(cfg.seeds)]
+    write_json(out / "summary.json", summarize_seeds(results))
+    return results
+
+
+def summarize_seeds(results: list[dict]) -> dict:
+    """Mean and sd over seeds of ACC/BWT/forgetting per learner and final fidelity per protocol."""
+    summary: dict = {"seeds": len(results), "learners": {}, "fidelity_last_task": {}}
+    for name in results[0]["metrics"]["learners"]:
+        for key in ("acc", "bwt", "forgetting", "learning_acc"):
+            v = [r["metrics"]["learners"][name][key] for r in results]
+            summary["learners"].setdefault(name, {})[key] = {"mean": float(np.mean(v)), "sd": float(np.std(v))}
+    for protocol in results[0]["fidelity"]:
+        for key in ("jaccard_mean", "effective_k_mean", "readout_agreement", "spearman_mean"):
+            v = [r["fidelity"][protocol][-1][key] for r in results]
+            summary["fidelity_last_task"].setdefault(protocol, {})[key] = {"mean": float(np.mean(v)),
+                                                                          "sd": float(np.std(v))}
+    return summary
+
+
+def format_paired(results: list[dict]) -> str:
+    """Console summary: learners side by side, then fidelity per task, for every seed."""
+    lines = []
+    for r in results:
+        m = r["metrics"]
+        lines.append(f"seed {r['seed']}  ({r['folder']})")
+        lines.append(f"{'learner':<22}{'ACC':>8}{'BWT':>8}{'forget':>8}{'learn':>8}")
+        for name, s in m["learners"].items():
+            lines.append(f"{name:<22}{s['acc']:>8.3f}{s['bwt']:>8.3f}{s['forgetting']:>8.3f}{s['learning_acc']:>8.3f}")
+        for protocol, recs in r["fidelity"].items():
+            lines.append(f"Top-K fidelity, circuit ({protocol}): task  jaccard  k_eff(mean+-sd)  readout_agree")
+            for f in recs:
+                lines.append(f"{'':>38}{f['task']:>4}{f['jaccard_mean']:>9.3f}"
+                             f"{f['effective_k_mean']:>9.1f}+-{f['effective_k_sd']:<6.1f}{f['readout_agreement']:>10.3f}")
+        lines.append("")
+    return "\n".join(lines)
