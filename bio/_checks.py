@@ -61,9 +61,13 @@ def labels(y: np.ndarray, n_rows: int, n_outputs: int) -> np.ndarray:
     """Validate integer class labels ``y`` (n_rows,) in [0, n_outputs); return int64 copy."""
     arr = np.asarray(y)
     if arr.shape != (n_rows,) or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"y must be integer labels of shape ({n_rows},). Got dtype {arr.dtype}, shape {arr.shape}.")
+        raise ValueError(
+            f"y must be integer labels of shape ({n_rows},). Got dtype {arr.dtype}, shape {arr.shape}."
+        )
     if n_rows and (arr.min() < 0 or arr.max() >= n_outputs):
-        raise ValueError(f"y must lie in [0, {n_outputs}) (one Purkinje cell per class). Got [{arr.min()}, {arr.max()}].")
+        raise ValueError(
+            f"y must lie in [0, {n_outputs}) (one Purkinje cell per class). Got [{arr.min()}, {arr.max()}]."
+        )
     return arr.astype(np.int64)
 
 

@@ -102,14 +102,18 @@ class CerebellarCircuit:
         self.seed = int(seed)
         self.golgi_gain = _checks.positive("golgi_gain", golgi_gain)
         if not np.isfinite(golgi_threshold):
-            raise ValueError(f"The 'golgi_threshold' parameter of CerebellarCircuit must be finite. Got {golgi_threshold!r}.")
+            raise ValueError(
+                f"The 'golgi_threshold' parameter of CerebellarCircuit must be finite. Got {golgi_threshold!r}."
+            )
         self.golgi_threshold = float(golgi_threshold)
         self.granule_threshold = float(granule_threshold)
         self.smoothing = _checks.positive("smoothing", smoothing)
         self.tau_granule_ms = _checks.positive("tau_granule_ms", tau_granule_ms)
         self.tau_golgi_ms = _checks.positive("tau_golgi_ms", tau_golgi_ms)
         spiking = self.mode == "spiking"
-        self.presentation_ms = _checks.positive("presentation_ms", presentation_ms or (100.0 if spiking else 50.0))
+        self.presentation_ms = _checks.positive(
+            "presentation_ms", presentation_ms or (100.0 if spiking else 50.0)
+        )
         self.dt_ms = _checks.positive("dt_ms", dt_ms or (0.1 if spiking else 0.4))
         self._check_time()
         self.read_ms = min(_checks.positive("read_ms", read_ms), self.presentation_ms)
@@ -117,7 +121,9 @@ class CerebellarCircuit:
         self.lr_value = _checks.positive("lr_value", lr_value)
         self.lr_address = float(lr_address)
         if lr_address < 0:
-            raise ValueError(f"The 'lr_address' parameter of CerebellarCircuit must be >= 0 (0 freezes the address). Got {lr_address!r}.")
+            raise ValueError(
+                f"The 'lr_address' parameter of CerebellarCircuit must be >= 0 (0 freezes the address). Got {lr_address!r}."
+            )
         self.active_threshold = _checks.positive("active_threshold", active_threshold)
         self.switch_count = _checks.positive("switch_count", switch_count)
         self.tau_cl_ms = _checks.positive("tau_cl_ms", tau_cl_ms)
@@ -125,7 +131,9 @@ class CerebellarCircuit:
         self.e_hco3_mV = float(e_hco3_mV)
         self.hco3_fraction = float(hco3_fraction)
         if not 0 <= hco3_fraction < 1:
-            raise ValueError(f"The 'hco3_fraction' parameter of CerebellarCircuit must be in [0, 1). Got {hco3_fraction!r}.")
+            raise ValueError(
+                f"The 'hco3_fraction' parameter of CerebellarCircuit must be in [0, 1). Got {hco3_fraction!r}."
+            )
         self.cl_out_mM = _checks.positive("cl_out_mM", cl_out_mM)
         self.temperature_c = float(temperature_c)
         self._check_chloride()
@@ -135,8 +143,9 @@ class CerebellarCircuit:
         self.golgi_threshold_scale_mV = _checks.positive("golgi_threshold_scale_mV", golgi_threshold_scale_mV)
         self.batch_size = _checks.count("batch_size", batch_size)
 
-        self.graph = circuit_graph(self.n_inputs, self.n_neurons, self.n_outputs, n_golgi, p_golgi,
-                                   sparse_dendrites, self.seed)
+        self.graph = circuit_graph(
+            self.n_inputs, self.n_neurons, self.n_outputs, n_golgi, p_golgi, sparse_dendrites, self.seed
+        )
         self._dendrites = self.graph.edges["mossy", "granule"]["mask"]
         self._rng = np.random.default_rng(self.seed)
         address = self._rng.random((self.n_inputs, self.n_neurons)) * self._dendrites
@@ -149,7 +158,9 @@ class CerebellarCircuit:
 
     # ------------------------------------------------------------------ checks
     def _check_time(self) -> None:
-        fastest = self.tau_golgi_ms if self.mode == "rate" else 2.0  # spiking: refractory 2 ms bounds dynamics
+        fastest = (
+            self.tau_golgi_ms if self.mode == "rate" else 2.0
+        )  # spiking: refractory 2 ms bounds dynamics
         if self.dt_ms > fastest / 5:
             raise ValueError(
                 f"The 'dt_ms' parameter of CerebellarCircuit must be <= {fastest / 5:g} ms (a fifth of the fastest "
@@ -200,8 +211,15 @@ class CerebellarCircuit:
         self.activity_count_ += active.sum(axis=0)
         m = chloride.maturation(self.activity_count_, self.switch_count)
         self.chloride_mM_ = chloride.relax_chloride(
-            self.chloride_mM_, m, len(active) * self.presentation_ms, self.tau_cl_ms,
-            self.e_cl_young_mV, self.e_cl_mature_mV, self.cl_out_mM, self.temperature_c)
+            self.chloride_mM_,
+            m,
+            len(active) * self.presentation_ms,
+            self.tau_cl_ms,
+            self.e_cl_young_mV,
+            self.e_cl_mature_mV,
+            self.cl_out_mM,
+            self.temperature_c,
+        )
 
     # ---------------------------------------------------------- simulation
     def _mossy(self, x: np.ndarray) -> np.ndarray:
@@ -215,22 +233,44 @@ class CerebellarCircuit:
         if self._loop is None:
             loop_class = RateLoop if self.mode == "rate" else SpikingLoop
             self._loop = loop_class(self.graph, self.batch_size, self.dt_ms)
-        out = [self._simulate_batch(x_unit[s:s + self.batch_size]) for s in range(0, len(x_unit), self.batch_size)]
+        out = [
+            self._simulate_batch(x_unit[s : s + self.batch_size])
+            for s in range(0, len(x_unit), self.batch_size)
+        ]
         return np.concatenate(out) if out else np.zeros((0, self.n_neurons), np.float32)
 
     def _simulate_batch(self, x_unit: np.ndarray) -> np.ndarray:
         if self.mode == "rate":
-            namespace = dict(tau_a=self.tau_granule_ms * b2.ms, tau_i=self.tau_golgi_ms * b2.ms,
-                             b=self.granule_threshold, L=self.smoothing, gain=self.golgi_gain,
-                             b_i=self.golgi_threshold)
+            namespace = dict(
+                tau_a=self.tau_granule_ms * b2.ms,
+                tau_i=self.tau_golgi_ms * b2.ms,
+                b=self.granule_threshold,
+                L=self.smoothing,
+                gain=self.golgi_gain,
+                b_i=self.golgi_threshold,
+            )
             drive = x_unit @ self.address_  # Eq. 13's e0 = X_a^T x, (batch, n_neurons)
-            return self._loop.run(drive, self.gaba_switch(), self.presentation_ms, namespace, self.codegen_target)
-        namespace = dict(q_mossy=self.mossy_nS * b2.nS, q_granule=self.granule_golgi_nS * b2.nS,
-                         q_golgi=self.golgi_granule_nS * b2.nS, gain=self.golgi_gain,
-                         V_th_golgi=V_TH_GOLGI + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV)
+            return self._loop.run(
+                drive, self.gaba_switch(), self.presentation_ms, namespace, self.codegen_target
+            )
+        namespace = dict(
+            q_mossy=self.mossy_nS * b2.nS,
+            q_granule=self.granule_golgi_nS * b2.nS,
+            q_golgi=self.golgi_granule_nS * b2.nS,
+            gain=self.golgi_gain,
+            V_th_golgi=V_TH_GOLGI + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV,
+        )
         seed = int(self._rng.integers(2**31 - 1))
-        return self._loop.run(x_unit * self.max_rate_hz, self.address_, self.e_gaba_mV(), self.presentation_ms,
-                              self.read_ms, namespace, self.codegen_target, seed)
+        return self._loop.run(
+            x_unit * self.max_rate_hz,
+            self.address_,
+            self.e_gaba_mV(),
+            self.presentation_ms,
+            self.read_ms,
+            namespace,
+            self.codegen_target,
+            seed,
+        )
 
     # ------------------------------------------------------------ learner
     def fit_task(
@@ -247,12 +287,13 @@ class CerebellarCircuit:
         for epoch in range(epochs):
             order = self._rng.permutation(len(x_unit))
             for start in range(0, len(order), self.batch_size):
-                rows = order[start:start + self.batch_size]
+                rows = order[start : start + self.batch_size]
                 h = self._simulate(x_unit[rows])  # (batch, n_neurons)
                 teach = plasticity.teach(y[rows], plasticity.purkinje(h, self.value_))
                 self.value_ = plasticity.value_update(self.value_, h, teach, self.lr_value)
-                self.address_ = plasticity.address_update(self.address_, x_unit[rows], h, self.lr_address,
-                                                          self._dendrites)
+                self.address_ = plasticity.address_update(
+                    self.address_, x_unit[rows], h, self.lr_address, self._dendrites
+                )
                 self._mature(h > self.active_threshold)
             self.epochs_ += 1
             if on_epoch is not None:
@@ -273,14 +314,21 @@ class CerebellarCircuit:
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         checked = _checks.weights(weights, self.n_inputs, self.n_neurons, self.n_outputs)
         if (checked["address"][~self._dendrites] != 0).any():
-            raise ValueError("weights['address'] has synapses off the sparse dendrite mask; zero them or use dense dendrites.")
+            raise ValueError(
+                "weights['address'] has synapses off the sparse dendrite mask; zero them or use dense dendrites."
+            )
         self.address_, self.value_ = checked["address"], checked["value"]
 
     def state_dict(self) -> dict[str, Any]:
         """Weights, chloride, activity counts, epoch counter and RNG state: all that training changes."""
-        return {"address": self.address_.copy(), "value": self.value_.copy(),
-                "chloride_mM": self.chloride_mM_.copy(), "activity_count": self.activity_count_.copy(),
-                "epochs": self.epochs_, "rng_state": self._rng.bit_generator.state}
+        return {
+            "address": self.address_.copy(),
+            "value": self.value_.copy(),
+            "chloride_mM": self.chloride_mM_.copy(),
+            "activity_count": self.activity_count_.copy(),
+            "epochs": self.epochs_,
+            "rng_state": self._rng.bit_generator.state,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.set_weights(state)

@@ -38,12 +38,16 @@ class RateLoop:
         self.n_golgi = graph.nodes["golgi"]["size"]
         self.n_copies = n_copies
         dt = dt_ms * b2.ms
-        self.granule = b2.NeuronGroup(n_copies * self.n_neurons, equations.GRANULE_RATE, method="euler", dt=dt)
+        self.granule = b2.NeuronGroup(
+            n_copies * self.n_neurons, equations.GRANULE_RATE, method="euler", dt=dt
+        )
         self.golgi = b2.NeuronGroup(n_copies * self.n_golgi, equations.GOLGI_RATE, method="euler", dt=dt)
-        self.excite = self._synapses(graph, "granule", "golgi", self.granule, self.golgi,
-                                     equations.GRANULE_TO_GOLGI_RATE, dt)  # W_EI
-        self.inhibit = self._synapses(graph, "golgi", "granule", self.golgi, self.granule,
-                                      equations.GOLGI_TO_GRANULE_RATE, dt)  # W_IE
+        self.excite = self._synapses(
+            graph, "granule", "golgi", self.granule, self.golgi, equations.GRANULE_TO_GOLGI_RATE, dt
+        )  # W_EI
+        self.inhibit = self._synapses(
+            graph, "golgi", "granule", self.golgi, self.granule, equations.GOLGI_TO_GRANULE_RATE, dt
+        )  # W_IE
         self.network = b2.Network(self.granule, self.golgi, self.excite, self.inhibit)
 
     def _synapses(self, graph, pre, post, source, target, model, dt) -> b2.Synapses:

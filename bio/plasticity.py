@@ -21,7 +21,9 @@ def teach(labels: np.ndarray, purkinje_out: np.ndarray) -> np.ndarray:
     return target - purkinje_out
 
 
-def value_update(value: np.ndarray, hidden: np.ndarray, teach_signal: np.ndarray, lr_value: float) -> np.ndarray:
+def value_update(
+    value: np.ndarray, hidden: np.ndarray, teach_signal: np.ndarray, lr_value: float
+) -> np.ndarray:
     """Climbing-fiber-gated parallel fiber -> Purkinje plasticity.
 
     dX_v = lr_value * h^T teach / batch, then clip at 0:
@@ -43,6 +45,8 @@ def address_update(
     Only synapses on the dendrite ``mask`` (n_inputs, n_neurons) exist and change.
     A column that is exactly zero (possible only on a sparse mask with zero input) stays zero.
     """
-    a = np.maximum(address + lr_address * mask * (x.T @ hidden) / max(len(x), 1), 0.0)  # (n_inputs, n_neurons)
+    a = np.maximum(
+        address + lr_address * mask * (x.T @ hidden) / max(len(x), 1), 0.0
+    )  # (n_inputs, n_neurons)
     norm = np.linalg.norm(a, axis=0, keepdims=True)
     return (a / np.where(norm > 0, norm, 1.0)).astype(np.float32)

@@ -22,9 +22,20 @@ from bio.brian import block_synapses, codegen
 from bio.wiring import normalised_weights
 
 # Fore et al. 2020, granular layer: granule cells, then Golgi cells (suffix g / _golgi).
-CONSTANTS = dict(C_m=3.1 * b2.pF, g_L=0.2 * b2.nS, E_L=-75 * b2.mV, E_e=0 * b2.mV, V_th=-55 * b2.mV,
-                 V_reset=-75 * b2.mV, tau_e=12 * b2.ms, tau_gaba=20 * b2.ms,
-                 C_g=60 * b2.pF, g_Lg=3 * b2.nS, E_Lg=-51 * b2.mV, V_reset_golgi=-55 * b2.mV)
+CONSTANTS = dict(
+    C_m=3.1 * b2.pF,
+    g_L=0.2 * b2.nS,
+    E_L=-75 * b2.mV,
+    E_e=0 * b2.mV,
+    V_th=-55 * b2.mV,
+    V_reset=-75 * b2.mV,
+    tau_e=12 * b2.ms,
+    tau_gaba=20 * b2.ms,
+    C_g=60 * b2.pF,
+    g_Lg=3 * b2.nS,
+    E_Lg=-51 * b2.mV,
+    V_reset_golgi=-55 * b2.mV,
+)
 V_TH_GOLGI = -50 * b2.mV
 GRANULE_REFRACTORY = 2 * b2.ms
 GOLGI_REFRACTORY = 10 * b2.ms
@@ -49,20 +60,45 @@ class SpikingLoop:
         dt = dt_ms * b2.ms
         self.mossy = b2.PoissonGroup(n_copies * self.n_inputs, rates=0 * b2.Hz, dt=dt)
         self.granule = b2.NeuronGroup(
-            n_copies * self.n_neurons, equations.GRANULE_LIF, threshold="v > V_th", reset=equations.GRANULE_RESET,
-            refractory=GRANULE_REFRACTORY, method="euler", dt=dt,
+            n_copies * self.n_neurons,
+            equations.GRANULE_LIF,
+            threshold="v > V_th",
+            reset=equations.GRANULE_RESET,
+            refractory=GRANULE_REFRACTORY,
+            method="euler",
+            dt=dt,
         )
         self.golgi = b2.NeuronGroup(
-            n_copies * self.n_golgi, equations.GOLGI_LIF, threshold="v > V_th_golgi", reset="v = V_reset_golgi",
-            refractory=GOLGI_REFRACTORY, method="euler", dt=dt,
+            n_copies * self.n_golgi,
+            equations.GOLGI_LIF,
+            threshold="v > V_th_golgi",
+            reset="v = V_reset_golgi",
+            refractory=GOLGI_REFRACTORY,
+            method="euler",
+            dt=dt,
         )
-        self.dendrite_syn = self._synapses(self.dendrites, self.mossy, self.granule, equations.MOSSY_TO_GRANULE_SPIKE,
-                                           dt, None)
-        self.excite = self._synapses(graph.edges["granule", "golgi"]["mask"], self.granule, self.golgi,
-                                     equations.GRANULE_TO_GOLGI_SPIKE, dt, "granule")
-        self.inhibit = self._synapses(graph.edges["golgi", "granule"]["mask"], self.golgi, self.granule,
-                                      equations.GOLGI_TO_GRANULE_SPIKE, dt, "golgi")
-        self.network = b2.Network(self.mossy, self.granule, self.golgi, self.dendrite_syn, self.excite, self.inhibit)
+        self.dendrite_syn = self._synapses(
+            self.dendrites, self.mossy, self.granule, equations.MOSSY_TO_GRANULE_SPIKE, dt, None
+        )
+        self.excite = self._synapses(
+            graph.edges["granule", "golgi"]["mask"],
+            self.granule,
+            self.golgi,
+            equations.GRANULE_TO_GOLGI_SPIKE,
+            dt,
+            "granule",
+        )
+        self.inhibit = self._synapses(
+            graph.edges["golgi", "granule"]["mask"],
+            self.golgi,
+            self.granule,
+            equations.GOLGI_TO_GRANULE_SPIKE,
+            dt,
+            "golgi",
+        )
+        self.network = b2.Network(
+            self.mossy, self.granule, self.golgi, self.dendrite_syn, self.excite, self.inhibit
+        )
 
     def _synapses(self, mask, source, target, model, dt, normalise) -> b2.Synapses:
         syn = b2.Synapses(source, target, model[0], on_pre=model[1], dt=dt)

@@ -52,7 +52,10 @@ def circuit_graph(
     (1000, 'probability')
     """
     owner = "circuit_graph"
-    n_inputs, n_neurons = _checks.count("n_inputs", n_inputs, owner=owner), _checks.count("n_neurons", n_neurons, owner=owner)
+    n_inputs, n_neurons = (
+        _checks.count("n_inputs", n_inputs, owner=owner),
+        _checks.count("n_neurons", n_neurons, owner=owner),
+    )
     n_outputs = _checks.count("n_outputs", n_outputs, 2, owner=owner)
     n_golgi = _checks.count("n_golgi", n_golgi, owner=owner)
     p_golgi = _checks.fraction("p_golgi", p_golgi, owner=owner)
@@ -72,24 +75,64 @@ def circuit_graph(
     g.add_node("climbing", size=n_outputs, role="teaching signal")
 
     if sparse_dendrites is None:
-        g.add_edge("mossy", "granule", rule="dense", param=None, mask=np.ones((n_inputs, n_neurons), bool),
-                   weight_init="uniform[0,1), columns L2-normalised", name="address")
+        g.add_edge(
+            "mossy",
+            "granule",
+            rule="dense",
+            param=None,
+            mask=np.ones((n_inputs, n_neurons), bool),
+            weight_init="uniform[0,1), columns L2-normalised",
+            name="address",
+        )
     else:
         mask = np.zeros((n_inputs, n_neurons), bool)
         for j in range(n_neurons):
             mask[rng.choice(n_inputs, sparse_dendrites, replace=False), j] = True
-        g.add_edge("mossy", "granule", rule="fixed_in_degree", param=sparse_dendrites, mask=mask,
-                   weight_init="uniform[0,1) on the mask, columns L2-normalised", name="address")
-    g.add_edge("granule", "golgi", rule="probability", param=p_golgi,
-               mask=_probability_mask(rng, n_neurons, n_golgi, p_golgi),
-               weight_init="1 / in-degree of the Golgi cell (input = mean granule activity)", name="W_EI")
-    g.add_edge("golgi", "granule", rule="probability", param=p_golgi,
-               mask=_probability_mask(rng, n_golgi, n_neurons, p_golgi),
-               weight_init="1 / in-degree of the granule cell (inhibition sums to 1)", name="W_IE")
-    g.add_edge("granule", "purkinje", rule="dense", param=None, mask=np.ones((n_neurons, n_outputs), bool),
-               weight_init="zeros", name="value")
-    g.add_edge("climbing", "purkinje", rule="one_to_one", param=None, mask=np.eye(n_outputs, dtype=bool),
-               weight_init="teach = one-hot target - Purkinje output", name="teach")
+        g.add_edge(
+            "mossy",
+            "granule",
+            rule="fixed_in_degree",
+            param=sparse_dendrites,
+            mask=mask,
+            weight_init="uniform[0,1) on the mask, columns L2-normalised",
+            name="address",
+        )
+    g.add_edge(
+        "granule",
+        "golgi",
+        rule="probability",
+        param=p_golgi,
+        mask=_probability_mask(rng, n_neurons, n_golgi, p_golgi),
+        weight_init="1 / in-degree of the Golgi cell (input = mean granule activity)",
+        name="W_EI",
+    )
+    g.add_edge(
+        "golgi",
+        "granule",
+        rule="probability",
+        param=p_golgi,
+        mask=_probability_mask(rng, n_golgi, n_neurons, p_golgi),
+        weight_init="1 / in-degree of the granule cell (inhibition sums to 1)",
+        name="W_IE",
+    )
+    g.add_edge(
+        "granule",
+        "purkinje",
+        rule="dense",
+        param=None,
+        mask=np.ones((n_neurons, n_outputs), bool),
+        weight_init="zeros",
+        name="value",
+    )
+    g.add_edge(
+        "climbing",
+        "purkinje",
+        rule="one_to_one",
+        param=None,
+        mask=np.eye(n_outputs, dtype=bool),
+        weight_init="teach = one-hot target - Purkinje output",
+        name="teach",
+    )
     return g
 
 
