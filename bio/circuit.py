@@ -103,7 +103,8 @@ class CerebellarCircuit:
         self.golgi_gain = _checks.positive("golgi_gain", golgi_gain)
         if not np.isfinite(golgi_threshold):
             raise ValueError(
-                f"The 'golgi_threshold' parameter of CerebellarCircuit must be finite. Got {golgi_threshold!r}."
+                "The 'golgi_threshold' parameter of CerebellarCircuit must be finite. "
+                f"Got {golgi_threshold!r}."
             )
         self.golgi_threshold = float(golgi_threshold)
         self.granule_threshold = float(granule_threshold)
@@ -122,7 +123,8 @@ class CerebellarCircuit:
         self.lr_address = float(lr_address)
         if lr_address < 0:
             raise ValueError(
-                f"The 'lr_address' parameter of CerebellarCircuit must be >= 0 (0 freezes the address). Got {lr_address!r}."
+                "The 'lr_address' parameter of CerebellarCircuit must be >= 0 (0 freezes the address). "
+                f"Got {lr_address!r}."
             )
         self.active_threshold = _checks.positive("active_threshold", active_threshold)
         self.switch_count = _checks.positive("switch_count", switch_count)
@@ -132,7 +134,8 @@ class CerebellarCircuit:
         self.hco3_fraction = float(hco3_fraction)
         if not 0 <= hco3_fraction < 1:
             raise ValueError(
-                f"The 'hco3_fraction' parameter of CerebellarCircuit must be in [0, 1). Got {hco3_fraction!r}."
+                "The 'hco3_fraction' parameter of CerebellarCircuit must be in [0, 1). "
+                f"Got {hco3_fraction!r}."
             )
         self.cl_out_mM = _checks.positive("cl_out_mM", cl_out_mM)
         self.temperature_c = float(temperature_c)
@@ -163,7 +166,8 @@ class CerebellarCircuit:
         )  # spiking: refractory 2 ms bounds dynamics
         if self.dt_ms > fastest / 5:
             raise ValueError(
-                f"The 'dt_ms' parameter of CerebellarCircuit must be <= {fastest / 5:g} ms (a fifth of the fastest "
+                f"The 'dt_ms' parameter of CerebellarCircuit must be <= {fastest / 5:g} ms "
+                "(a fifth of the fastest "
                 f"time constant, {fastest:g} ms) for Euler integration. Got {self.dt_ms:g}; lower dt_ms."
             )
         if self.presentation_ms < 5 * self.dt_ms:
@@ -177,13 +181,15 @@ class CerebellarCircuit:
         v_th = float(CONSTANTS["V_th"] / b2.mV)
         if young >= v_th:
             raise ValueError(
-                f"Young E_GABA ({young:.1f} mV from 'e_cl_young_mV'={self.e_cl_young_mV}) must stay below the "
-                f"granule threshold ({v_th:g} mV): depolarising GABA above threshold turns Golgi feedback into "
+                f"Young E_GABA ({young:.1f} mV from 'e_cl_young_mV'={self.e_cl_young_mV}) must stay "
+                f"below the granule threshold ({v_th:g} mV): depolarising GABA above threshold turns "
+                "Golgi feedback into "
                 "runaway excitation. Lower e_cl_young_mV."
             )
         if mature >= E_REST_MV:
             raise ValueError(
-                f"Mature E_GABA ({mature:.1f} mV from 'e_cl_mature_mV'={self.e_cl_mature_mV}) must lie below rest "
+                f"Mature E_GABA ({mature:.1f} mV from 'e_cl_mature_mV'={self.e_cl_mature_mV}) must lie "
+                "below rest "
                 f"({E_REST_MV:g} mV) for GABA to inhibit. Lower e_cl_mature_mV."
             )
 
@@ -301,7 +307,10 @@ class CerebellarCircuit:
         return self
 
     def hidden(self, x: np.ndarray) -> np.ndarray:
-        """Post-inhibition granule activity, (batch, n_neurons) float32 (rate: final e; spiking: rate x refractory)."""
+        """Post-inhibition granule activity, (batch, n_neurons) float32.
+
+        Rate mode: e at the end of the presentation; spiking: read-window rate x refractory period.
+        """
         return self._simulate(self._mossy(x))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -315,7 +324,8 @@ class CerebellarCircuit:
         checked = _checks.weights(weights, self.n_inputs, self.n_neurons, self.n_outputs)
         if (checked["address"][~self._dendrites] != 0).any():
             raise ValueError(
-                "weights['address'] has synapses off the sparse dendrite mask; zero them or use dense dendrites."
+                "weights['address'] has synapses off the sparse dendrite mask; "
+                "zero them or use dense dendrites."
             )
         self.address_, self.value_ = checked["address"], checked["value"]
 
