@@ -1,0 +1,85 @@
+"""Throughput of the Brian2 cerebellar circuit: presentations per second, simulated/wall time.
+
+Run: ``PYTHONPATH=. python benchmarks/bench_bio.py [--quick] [--targets numpy cython] [--gc-freeze]``.
+Goals (2 CPU cores, 1,000 granule cells): rate mode >= 1,000 presentations/s; spiking
+<= 20 ms wall per 100 ms presentation. The first call per configuration (code generation,
+Cython compilation on a cold cache) is timed separately as "warm-up" and excluded.
+``--gc-freeze`` calls ``gc.freeze()`` after warm-up: Brian2's ``Network.run`` starts with a
+full ``gc.collect()`` whose cost grows with the number of live objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+
+import numpy as np
+from sklearn.datasets import load_digits
+
+import bio
+
+
+def measure(
+    mode: str, target: str, n_neurons: int, n_presentations: int, batch_size: int, freeze: bool
+) -> dict:
+    x = load_digits().data.astype(np.float32)
+    x = x[np.arange(n_presentations) % len(x)]
+    c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch_size, codegen_target=target)
+    t0 = time.perf_counter()
+    c.hidden(x[:batch_size])
+    warm = time.perf_counter() - t0
+    if freeze:
+        gc.freeze()
+    t0 = time.perf_counter()
+    c.hidden(x)
+    wall = time.perf_counter() - t0
+    if freeze:
+        gc.unfreeze()
+    simulated_s = n_presentations * c.presentation_ms * 1e-3
+    return dict(
+        mode=mode,
+        target=target,
+        n_neurons=n_neurons,
+        batch=batch_size,
+        presentation_ms=c.presentation_ms,
+        dt_ms=c.dt_ms,
+        warmup_s=warm,
+        pres_per_s=n_presentations / wall,
+        ms_per_pres=1e3 * wall / n_presentations,
+        sim_to_wall=simulated_s / wall,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", nargs="+", default=["numpy", "cython"])
+    parser.add_argument("--quick", action="store_true", help="fewer presentations")
+    parser.add_argument("--gc-freeze", action="store_true")
+    args = parser.parse_args()
+    n_rate, n_spike = (200, 40) if args.quick else (1000, 100)
+    rows = []
+    for target in args.targets:
+        rows.append(measure("rate", target, 1000, n_rate, 200, args.gc_freeze))
+        rows.append(measure("spiking", target, 1000, n_spike, 50, args.gc_freeze))
+        for n in (250, 4000):
+            rows.append(measure("rate", target, n, n_rate, 200, args.gc_freeze))
+    cols = [
+        "mode",
+        "target",
+        "n_neurons",
+        "batch",
+        "presentation_ms",
+        "dt_ms",
+        "warmup_s",
+        "pres_per_s",
+        "ms_per_pres",
+        "sim_to_wall",
+    ]
+    print(" | ".join(f"{c:>15}" for c in cols))
+    for r in rows:
+        print(" | ".join(f"{r[c]:>15.3g}" if isinstance(r[c], float) else f"{r[c]:>15}" for c in cols))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Brian2 code-generation settings, applied around each run and restored afterwards.
+
+Nothing is set on import: the target ("numpy", "cython") is chosen per circuit, and Cython's
+compiled-module cache goes to the project-local ``.brian_cache/`` folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import brian2 as b2
+import numpy as np
+
+CODEGEN_TARGETS = ("numpy", "cython")
+CACHE_DIR = Path(__file__).resolve().parents[1] / ".brian_cache"
+
+
+@contextmanager
+def codegen(target: str) -> Iterator[None]:
+    """Run the enclosed Brian2 calls with ``prefs.codegen.target = target``; restore after."""
+    keys = ("codegen.target", "codegen.runtime.cython.cache_dir")
+    saved = {k: b2.prefs[k] for k in keys}
+    b2.prefs["codegen.target"] = target
+    if target == "cython":
+        b2.prefs["codegen.runtime.cython.cache_dir"] = str(CACHE_DIR / "cython")
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            b2.prefs[k] = v
+
+
+def block_synapses(mask: np.ndarray, n_copies: int, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pre/post index arrays of ``mask`` (n_pre, n_post) repeated on the diagonal for ``n_copies``.
+
+    Copy c uses pre cells c*n_pre ... and post cells c*n_post ...: independent circuits in one group.
+    """
+    pre, post = np.nonzero(mask)
+    offsets = np.arange(n_copies)[:, None]
+    return (pre + offsets * n_pre).ravel(), (post + offsets * n_post).ravel()

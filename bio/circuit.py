@@ -1,0 +1,351 @@
+"""``CerebellarCircuit``: the Brian2 cerebellar circuit as a continual learner.
+
+Meets the ``Learner`` protocol structurally (fit_task, predict, hidden, get/set_weights,
+state_dict/load_state_dict). Brian2 simulates the granular layer (mossy -> granule <-> Golgi)
+per presentation; the Purkinje read-out, climbing-fiber teaching, plasticity and the chloride
+switch are computed in numpy between presentation batches from the simulated activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import brian2 as b2
+import numpy as np
+
+from bio import _checks, chloride, plasticity
+from bio.brian import CODEGEN_TARGETS
+from bio.golgi import RateLoop
+from bio.spiking import CONSTANTS, V_TH_GOLGI, SpikingLoop
+from bio.wiring import circuit_graph
+
+MODES = ("rate", "spiking")
+E_REST_MV = float(CONSTANTS["E_L"] / b2.mV)  # granule resting potential, Fore et al. 2020
+
+
+class CerebellarCircuit:
+    """Mossy fibers -> granule cells (Golgi feedback inhibition) -> Purkinje cells, climbing-fiber taught.
+
+    Parameters
+    ----------
+    n_inputs, n_neurons, n_outputs : mossy fibers, granule cells, Purkinje cells (classes).
+    mode : "rate" (Eq. 13 ODEs) or "spiking" (conductance-based LIF, Fore et al. 2020).
+    seed : seeds wiring, initial address weights, presentation order and Poisson spikes.
+    golgi_gain, golgi_threshold : Eq. 13's Golgi gain and threshold b_i (in units of mean granule
+        activity). Together they set how many granule cells stay active: an outcome, never a parameter.
+    granule_threshold, smoothing : Eq. 13's b and L.
+    tau_granule_ms, tau_golgi_ms : Eq. 13's tau_a and tau_i.
+    n_golgi, p_golgi, sparse_dendrites : wiring (see :func:`bio.wiring.circuit_graph`).
+    presentation_ms, dt_ms : biological time per input and integration step (default: 50 / 0.4 ms
+        rate, 100 / 0.1 ms spiking). read_ms : spiking read window at the end of a presentation.
+    max_rate_hz : mossy rate of a unit-norm input's largest possible component.
+    lr_value, lr_address : learning rates of the two local rules (``bio/plasticity.py``).
+    active_threshold : activity (fraction of max) above which a granule cell counts as active (Eq. 12's C).
+    switch_count : Eq. 12's s, activations until KCC2 dominates.
+    tau_cl_ms, e_cl_young_mV, e_cl_mature_mV, e_hco3_mV, hco3_fraction, cl_out_mM, temperature_c :
+        chloride switch (``bio/chloride.py``).
+    mossy_nS, granule_golgi_nS, golgi_granule_nS, golgi_threshold_scale_mV : spiking synaptic
+        quanta and the voltage per unit golgi_threshold.
+    batch_size : presentations simulated side by side (independent circuit copies).
+    codegen_target : Brian2 target, "numpy" or "cython".
+
+    Examples
+    --------
+    >>> c = CerebellarCircuit(64, 200, 10)
+    >>> c.fit_task(x, y, epochs=1).predict(x).shape  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_neurons: int,
+        n_outputs: int,
+        mode: str = "rate",
+        seed: int = 0,
+        golgi_gain: float = 10.0,
+        golgi_threshold: float = 0.01,
+        granule_threshold: float = 0.0,
+        smoothing: float = 0.2,
+        tau_granule_ms: float = 10.0,
+        tau_golgi_ms: float = 2.0,
+        n_golgi: int = 4,
+        p_golgi: float = 0.9,
+        sparse_dendrites: int | None = None,
+        presentation_ms: float | None = None,
+        dt_ms: float | None = None,
+        read_ms: float = 50.0,
+        max_rate_hz: float = 200.0,
+        lr_value: float = 0.05,
+        lr_address: float = 0.05,
+        active_threshold: float = 0.05,
+        switch_count: float = 1000.0,
+        tau_cl_ms: float = 50_000.0,
+        e_cl_young_mV: float = -70.0,
+        e_cl_mature_mV: float = -108.5,
+        e_hco3_mV: float = -18.0,
+        hco3_fraction: float = 0.2,
+        cl_out_mM: float = 130.0,
+        temperature_c: float = 37.0,
+        mossy_nS: float = 0.5,
+        granule_golgi_nS: float = 2.0,
+        golgi_granule_nS: float = 1.0,
+        golgi_threshold_scale_mV: float = 10.0,
+        batch_size: int = 100,
+        codegen_target: str = "numpy",
+    ) -> None:
+        self.n_inputs = _checks.count("n_inputs", n_inputs)
+        self.n_neurons = _checks.count("n_neurons", n_neurons, 2)
+        self.n_outputs = _checks.count("n_outputs", n_outputs, 2)
+        self.mode = _checks.choice("mode", mode, MODES)
+        self.codegen_target = _checks.choice("codegen_target", codegen_target, CODEGEN_TARGETS)
+        self.seed = int(seed)
+        self.golgi_gain = _checks.positive("golgi_gain", golgi_gain)
+        if not np.isfinite(golgi_threshold):
+            raise ValueError(
+                "The 'golgi_threshold' parameter of CerebellarCircuit must be finite. "
+                f"Got {golgi_threshold!r}."
+            )
+        self.golgi_threshold = float(golgi_threshold)
+        self.granule_threshold = float(granule_threshold)
+        self.smoothing = _checks.positive("smoothing", smoothing)
+        self.tau_granule_ms = _checks.positive("tau_granule_ms", tau_granule_ms)
+        self.tau_golgi_ms = _checks.positive("tau_golgi_ms", tau_golgi_ms)
+        spiking = self.mode == "spiking"
+        self.presentation_ms = _checks.positive(
+            "presentation_ms", presentation_ms or (100.0 if spiking else 50.0)
+        )
+        self.dt_ms = _checks.positive("dt_ms", dt_ms or (0.1 if spiking else 0.4))
+        self._check_time()
+        self.read_ms = min(_checks.positive("read_ms", read_ms), self.presentation_ms)
+        self.max_rate_hz = _checks.positive("max_rate_hz", max_rate_hz)
+        self.lr_value = _checks.positive("lr_value", lr_value)
+        self.lr_address = float(lr_address)
+        if lr_address < 0:
+            raise ValueError(
+                "The 'lr_address' parameter of CerebellarCircuit must be >= 0 (0 freezes the address). "
+                f"Got {lr_address!r}."
+            )
+        self.active_threshold = _checks.positive("active_threshold", active_threshold)
+        self.switch_count = _checks.positive("switch_count", switch_count)
+        self.tau_cl_ms = _checks.positive("tau_cl_ms", tau_cl_ms)
+        self.e_cl_young_mV, self.e_cl_mature_mV = float(e_cl_young_mV), float(e_cl_mature_mV)
+        self.e_hco3_mV = float(e_hco3_mV)
+        self.hco3_fraction = float(hco3_fraction)
+        if not 0 <= hco3_fraction < 1:
+            raise ValueError(
+                "The 'hco3_fraction' parameter of CerebellarCircuit must be in [0, 1). "
+                f"Got {hco3_fraction!r}."
+            )
+        self.cl_out_mM = _checks.positive("cl_out_mM", cl_out_mM)
+        self.temperature_c = float(temperature_c)
+        self._check_chloride()
+        self.mossy_nS = _checks.positive("mossy_nS", mossy_nS)
+        self.granule_golgi_nS = _checks.positive("granule_golgi_nS", granule_golgi_nS)
+        self.golgi_granule_nS = _checks.positive("golgi_granule_nS", golgi_granule_nS)
+        self.golgi_threshold_scale_mV = _checks.positive("golgi_threshold_scale_mV", golgi_threshold_scale_mV)
+        self.batch_size = _checks.count("batch_size", batch_size)
+
+        self.graph = circuit_graph(
+            self.n_inputs, self.n_neurons, self.n_outputs, n_golgi, p_golgi, sparse_dendrites, self.seed
+        )
+        self._dendrites = self.graph.edges["mossy", "granule"]["mask"]
+        self._rng = np.random.default_rng(self.seed)
+        address = self._rng.random((self.n_inputs, self.n_neurons)) * self._dendrites
+        self.address_ = (address / np.linalg.norm(address, axis=0, keepdims=True)).astype(np.float32)
+        self.value_ = np.zeros((self.n_neurons, self.n_outputs), np.float32)
+        self.activity_count_ = np.zeros(self.n_neurons, np.int64)
+        self.chloride_mM_ = np.full(self.n_neurons, float(self._chloride(self.e_cl_young_mV)))
+        self.epochs_ = 0
+        self._loop: RateLoop | SpikingLoop | None = None  # built on first use, then reused
+
+    # ------------------------------------------------------------------ checks
+    def _check_time(self) -> None:
+        fastest = (
+            self.tau_golgi_ms if self.mode == "rate" else 2.0
+        )  # spiking: refractory 2 ms bounds dynamics
+        if self.dt_ms > fastest / 5:
+            raise ValueError(
+                f"The 'dt_ms' parameter of CerebellarCircuit must be <= {fastest / 5:g} ms "
+                "(a fifth of the fastest "
+                f"time constant, {fastest:g} ms) for Euler integration. Got {self.dt_ms:g}; lower dt_ms."
+            )
+        if self.presentation_ms < 5 * self.dt_ms:
+            raise ValueError(
+                f"The 'presentation_ms' parameter of CerebellarCircuit must span at least 5 time steps "
+                f"(>= {5 * self.dt_ms:g} ms at dt_ms={self.dt_ms:g}). Got {self.presentation_ms:g}."
+            )
+
+    def _check_chloride(self) -> None:
+        young, mature = self.e_gaba_mV(np.array([self.e_cl_young_mV, self.e_cl_mature_mV]))
+        v_th = float(CONSTANTS["V_th"] / b2.mV)
+        if young >= v_th:
+            raise ValueError(
+                f"Young E_GABA ({young:.1f} mV from 'e_cl_young_mV'={self.e_cl_young_mV}) must stay "
+                f"below the granule threshold ({v_th:g} mV): depolarising GABA above threshold turns "
+                "Golgi feedback into "
+                "runaway excitation. Lower e_cl_young_mV."
+            )
+        if mature >= E_REST_MV:
+            raise ValueError(
+                f"Mature E_GABA ({mature:.1f} mV from 'e_cl_mature_mV'={self.e_cl_mature_mV}) must lie "
+                "below rest "
+                f"({E_REST_MV:g} mV) for GABA to inhibit. Lower e_cl_mature_mV."
+            )
+
+    # ------------------------------------------------------------ chloride
+    def _chloride(self, e_cl_mV: float | np.ndarray) -> np.ndarray:
+        return chloride.chloride_for_mV(e_cl_mV, self.cl_out_mM, self.temperature_c)
+
+    def e_gaba_mV(self, e_cl_mV: np.ndarray | None = None) -> np.ndarray:
+        """E_GABA per granule cell (mV) from its chloride (or from ``e_cl_mV`` if given)."""
+        if e_cl_mV is None:
+            e_cl_mV = self.e_cl_mV()
+        return chloride.e_gaba_mV(e_cl_mV, self.e_hco3_mV, self.hco3_fraction)
+
+    def e_cl_mV(self) -> np.ndarray:
+        """E_Cl per granule cell (mV), Nernst of its intracellular chloride."""
+        return chloride.nernst_chloride_mV(self.chloride_mM_, self.cl_out_mM, self.temperature_c)
+
+    def gaba_switch(self) -> np.ndarray:
+        """Rate-mode inhibition sign lambda per granule cell (Eq. 12's lambda, from E_GABA)."""
+        mature = float(self.e_gaba_mV(np.array(self.e_cl_mature_mV)))
+        return chloride.inhibition_sign(self.e_gaba_mV(), E_REST_MV, mature)
+
+    def _mature(self, active: np.ndarray) -> None:
+        """Count activations (Eq. 12's C), then relax chloride over the batch's biological time."""
+        self.activity_count_ += active.sum(axis=0)
+        m = chloride.maturation(self.activity_count_, self.switch_count)
+        self.chloride_mM_ = chloride.relax_chloride(
+            self.chloride_mM_,
+            m,
+            len(active) * self.presentation_ms,
+            self.tau_cl_ms,
+            self.e_cl_young_mV,
+            self.e_cl_mature_mV,
+            self.cl_out_mM,
+            self.temperature_c,
+        )
+
+    # ---------------------------------------------------------- simulation
+    def _mossy(self, x: np.ndarray) -> np.ndarray:
+        """Validate and L2-normalise the input rows (as the SDMLP does); zero rows stay zero."""
+        x = _checks.rates(x, self.n_inputs).astype(np.float64)
+        norm = np.linalg.norm(x, axis=1, keepdims=True)
+        return x / np.where(norm > 0, norm, 1.0)
+
+    def _simulate(self, x_unit: np.ndarray) -> np.ndarray:
+        """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches."""
+        if self._loop is None:
+            loop_class = RateLoop if self.mode == "rate" else SpikingLoop
+            self._loop = loop_class(self.graph, self.batch_size, self.dt_ms)
+        out = [
+            self._simulate_batch(x_unit[s : s + self.batch_size])
+            for s in range(0, len(x_unit), self.batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, self.n_neurons), np.float32)
+
+    def _simulate_batch(self, x_unit: np.ndarray) -> np.ndarray:
+        if self.mode == "rate":
+            namespace = dict(
+                tau_a=self.tau_granule_ms * b2.ms,
+                tau_i=self.tau_golgi_ms * b2.ms,
+                b=self.granule_threshold,
+                L=self.smoothing,
+                gain=self.golgi_gain,
+                b_i=self.golgi_threshold,
+            )
+            drive = x_unit @ self.address_  # Eq. 13's e0 = X_a^T x, (batch, n_neurons)
+            return self._loop.run(
+                drive, self.gaba_switch(), self.presentation_ms, namespace, self.codegen_target
+            )
+        namespace = dict(
+            q_mossy=self.mossy_nS * b2.nS,
+            q_granule=self.granule_golgi_nS * b2.nS,
+            q_golgi=self.golgi_granule_nS * b2.nS,
+            gain=self.golgi_gain,
+            V_th_golgi=V_TH_GOLGI + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV,
+        )
+        seed = int(self._rng.integers(2**31 - 1))
+        return self._loop.run(
+            x_unit * self.max_rate_hz,
+            self.address_,
+            self.e_gaba_mV(),
+            self.presentation_ms,
+            self.read_ms,
+            namespace,
+            self.codegen_target,
+            seed,
+        )
+
+    # ------------------------------------------------------------ learner
+    def fit_task(
+        self, x: np.ndarray, y: np.ndarray, epochs: int, on_epoch: Callable[[int], None] | None = None
+    ) -> CerebellarCircuit:
+        """Present the task ``epochs`` times in shuffled batches, learning after each batch.
+
+        Per batch: simulate (granule activity h), Purkinje y = h X_v, climbing fiber
+        teach = onehot - y, value and address plasticity, then the chloride switch.
+        """
+        x_unit = self._mossy(x)
+        y = _checks.labels(y, len(x_unit), self.n_outputs)
+        epochs = _checks.count("epochs", epochs, 0, owner="fit_task")
+        for epoch in range(epochs):
+            order = self._rng.permutation(len(x_unit))
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                h = self._simulate(x_unit[rows])  # (batch, n_neurons)
+                teach = plasticity.teach(y[rows], plasticity.purkinje(h, self.value_))
+                self.value_ = plasticity.value_update(self.value_, h, teach, self.lr_value)
+                self.address_ = plasticity.address_update(
+                    self.address_, x_unit[rows], h, self.lr_address, self._dendrites
+                )
+                self._mature(h > self.active_threshold)
+            self.epochs_ += 1
+            if on_epoch is not None:
+                on_epoch(epoch)
+        return self
+
+    def hidden(self, x: np.ndarray) -> np.ndarray:
+        """Post-inhibition granule activity, (batch, n_neurons) float32.
+
+        Rate mode: e at the end of the presentation; spiking: read-window rate x refractory period.
+        """
+        return self._simulate(self._mossy(x))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Most active Purkinje cell per row, (batch,) int64."""
+        return np.argmax(plasticity.purkinje(self.hidden(x), self.value_), axis=1).astype(np.int64)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {"address": self.address_.copy(), "value": self.value_.copy()}
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        checked = _checks.weights(weights, self.n_inputs, self.n_neurons, self.n_outputs)
+        if (checked["address"][~self._dendrites] != 0).any():
+            raise ValueError(
+                "weights['address'] has synapses off the sparse dendrite mask; "
+                "zero them or use dense dendrites."
+            )
+        self.address_, self.value_ = checked["address"], checked["value"]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights, chloride, activity counts, epoch counter and RNG state: all that training changes."""
+        return {
+            "address": self.address_.copy(),
+            "value": self.value_.copy(),
+            "chloride_mM": self.chloride_mM_.copy(),
+            "activity_count": self.activity_count_.copy(),
+            "epochs": self.epochs_,
+            "rng_state": self._rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.set_weights(state)
+        for name, shape in (("chloride_mM", (self.n_neurons,)), ("activity_count", (self.n_neurons,))):
+            if np.shape(state[name]) != shape:
+                raise ValueError(f"state['{name}'] must have shape {shape}. Got {np.shape(state[name])}.")
+        self.chloride_mM_ = np.array(state["chloride_mM"], dtype=np.float64)
+        self.activity_count_ = np.array(state["activity_count"], dtype=np.int64)
+        self.epochs_ = int(state["epochs"])
+        self._rng.bit_generator.state = dict(state["rng_state"])

@@ -1,0 +1,58 @@
+"""Brian2 model strings, one constant per cell type and synapse, each citing its source.
+
+Names inside the strings are resolved from the namespace passed to ``Network.run``
+(see ``bio/golgi.py`` and ``bio/spiking.py``), so gain and thresholds can change between
+runs without rebuilding the network.
+"""
+
+# Rate mode: Eq. 13 of Bricken et al. 2023 (App. C.1, after Gozel & Gerstner 2021), read with
+# inhibition that inhibits: p_a = e0 - lambda * W_IE i. The paper prints p_a = e0 + W_IE i with
+# the sign hidden in W_IE; lambda in [-1, 1] is the GABA sign from the chloride switch
+# (bio/chloride.py): lambda = -1 young (Golgi excites), +1 mature (Golgi inhibits).
+# `drive` = e0 = address^T x is constant within a presentation and set per presentation.
+# Brian2 reserves `e` and `i`, so both units' activity is called `act` (e for granule, i for Golgi).
+GRANULE_RATE = """
+dact/dt = (-act + tanh(clip((drive - lam * inh - b) / L, 0, inf))) / tau_a : 1
+drive : 1
+lam : 1
+inh : 1
+"""
+
+# Eq. 13, inhibitory unit: di/dt = (-i + gain * [p_i - b_i]_+) / tau_i with p_i = W_EI e, the mean
+# activity of the granule cells that reach this Golgi cell. `gain` and `b_i` are golgi_gain and
+# golgi_threshold; the number of granule cells left active follows from them (never a parameter).
+GOLGI_RATE = """
+dact/dt = (-act + gain * clip(exc - b_i, 0, inf)) / tau_i : 1
+exc : 1
+"""
+
+# Summed synapses of the rate loop: W_EI (granule -> Golgi) and W_IE (Golgi -> granule).
+GRANULE_TO_GOLGI_RATE = "w : 1\nexc_post = w * act_pre : 1 (summed)"
+GOLGI_TO_GRANULE_RATE = "w : 1\ninh_post = w * act_pre : 1 (summed)"
+
+# Spiking granule cell: conductance-based LIF, parameters of Fore et al. 2020 (C 3.1 pF,
+# g_L 0.2 nS, E_L -75 mV, E_e 0 mV, tau_e 12 ms, tau_i 20 ms). The GABA reversal E_gaba is per
+# cell and comes from its chloride (bio/chloride.py): the current g_gaba (E_gaba - v) depolarises
+# while E_gaba > v (young) and hyperpolarises once E_gaba < v (mature). `count` counts spikes in
+# the read window (t >= t_read).
+GRANULE_LIF = """
+dv/dt = (g_L * (E_L - v) + g_e * (E_e - v) + g_gaba * (E_gaba - v)) / C_m : volt (unless refractory)
+dg_e/dt = -g_e / tau_e : siemens
+dg_gaba/dt = -g_gaba / tau_gaba : siemens
+E_gaba : volt
+count : 1
+"""
+GRANULE_RESET = "v = V_reset\ncount += int(t >= t_read)"
+
+# Spiking Golgi cell: conductance-based LIF, Fore et al. 2020 (C 60 pF, g_L 3 nS, E_L -51 mV,
+# threshold -50 mV, reset -55 mV, refractory 10 ms). golgi_threshold raises the firing
+# threshold (b_i of Eq. 13 as a voltage: V_th_golgi + golgi_threshold * threshold_scale).
+GOLGI_LIF = """
+dv/dt = (g_Lg * (E_Lg - v) + g_e * (E_e - v)) / C_g : volt (unless refractory)
+dg_e/dt = -g_e / tau_e : siemens
+"""
+
+# Spiking synapses: each presynaptic spike adds a conductance quantum scaled by the weight.
+MOSSY_TO_GRANULE_SPIKE = ("w : 1", "g_e_post += w * q_mossy")
+GRANULE_TO_GOLGI_SPIKE = ("w : 1", "g_e_post += w * q_granule")
+GOLGI_TO_GRANULE_SPIKE = ("w : 1", "g_gaba_post += w * gain * q_golgi")

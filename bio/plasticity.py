@@ -1,0 +1,52 @@
+"""Local learning rules, computed in numpy from the activity the Brian2 simulation produced.
+
+Both rules use only what the synapse can see: its presynaptic rate, its postsynaptic
+activity and, at the Purkinje cell, the climbing-fiber signal. Weights stay >= 0 (Dale).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def purkinje(hidden: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Purkinje activity y = h X_v: (batch, n_neurons) @ (n_neurons, n_outputs) -> (batch, n_outputs)."""
+    return hidden @ value
+
+
+def teach(labels: np.ndarray, purkinje_out: np.ndarray) -> np.ndarray:
+    """Climbing-fiber signal: one-hot target minus Purkinje output, (batch, n_outputs)."""
+    target = np.zeros_like(purkinje_out)
+    target[np.arange(len(labels)), labels] = 1.0
+    return target - purkinje_out
+
+
+def value_update(
+    value: np.ndarray, hidden: np.ndarray, teach_signal: np.ndarray, lr_value: float
+) -> np.ndarray:
+    """Climbing-fiber-gated parallel fiber -> Purkinje plasticity.
+
+    dX_v = lr_value * h^T teach / batch, then clip at 0:
+    a parallel fiber synapse changes only when its granule cell was active (h_j > 0), in the
+    direction the climbing fiber signals (LTP where the target exceeds the output, LTD otherwise).
+    """
+    dv = hidden.T @ teach_signal / max(len(hidden), 1)  # (n_neurons, n_outputs)
+    return np.maximum(value + lr_value * dv, 0.0).astype(np.float32)
+
+
+def address_update(
+    address: np.ndarray, x: np.ndarray, hidden: np.ndarray, lr_address: float, mask: np.ndarray
+) -> np.ndarray:
+    """Competitive Hebbian plasticity at mossy -> granule synapses with heterosynaptic normalisation.
+
+    dX_a[i, j] = lr_address * x_i * h_j / batch (only cells that survived Golgi inhibition have
+    h_j > 0 and learn), clip at 0, then each granule cell's address column is rescaled to unit
+    L2 norm: the heterosynaptic counterpart of the SDMLP's weight normalisation (Sec. 4).
+    Only synapses on the dendrite ``mask`` (n_inputs, n_neurons) exist and change.
+    A column that is exactly zero (possible only on a sparse mask with zero input) stays zero.
+    """
+    a = np.maximum(
+        address + lr_address * mask * (x.T @ hidden) / max(len(x), 1), 0.0
+    )  # (n_inputs, n_neurons)
+    norm = np.linalg.norm(a, axis=0, keepdims=True)
+    return (a / np.where(norm > 0, norm, 1.0)).astype(np.float32)

@@ -1,0 +1,146 @@
+"""Spiking mode: Poisson mossy fibers, conductance-based LIF granule and Golgi cells (Brian2).
+
+Granule and Golgi parameters are those of Fore et al. 2020 (``bio/equations.py``). Mossy
+fibers fire as Poisson processes at ``max_rate * x / ||x||``; with synaptic quantum q and
+time constant tau_e a granule cell's mean excitatory conductance is
+``max_rate * q * tau_e * drive``, the spiking counterpart of Eq. 13's e0 = address^T x.
+As in rate mode, ``n_copies`` presentations run side by side and the network is built once;
+weights, rates and GABA reversals are set per run.
+
+The reported activity of a granule cell is its firing rate in the read window times the
+refractory period (the fraction of its maximal rate), comparable to Eq. 13's tanh in [0, 1].
+"""
+
+from __future__ import annotations
+
+import brian2 as b2
+import networkx as nx
+import numpy as np
+
+from bio import equations
+from bio.brian import block_synapses, codegen
+from bio.wiring import normalised_weights
+
+# Fore et al. 2020, granular layer: granule cells, then Golgi cells (suffix g / _golgi).
+CONSTANTS = dict(
+    C_m=3.1 * b2.pF,
+    g_L=0.2 * b2.nS,
+    E_L=-75 * b2.mV,
+    E_e=0 * b2.mV,
+    V_th=-55 * b2.mV,
+    V_reset=-75 * b2.mV,
+    tau_e=12 * b2.ms,
+    tau_gaba=20 * b2.ms,
+    C_g=60 * b2.pF,
+    g_Lg=3 * b2.nS,
+    E_Lg=-51 * b2.mV,
+    V_reset_golgi=-55 * b2.mV,
+)
+V_TH_GOLGI = -50 * b2.mV
+GRANULE_REFRACTORY = 2 * b2.ms
+GOLGI_REFRACTORY = 10 * b2.ms
+
+
+class SpikingLoop:
+    """Batched spiking granular layer built from the circuit graph.
+
+    Parameters
+    ----------
+    graph : from :func:`bio.wiring.circuit_graph`.
+    n_copies : presentations simulated at once.
+    dt_ms : integration step (Euler; <= 0.1 ms recommended for these time constants).
+    """
+
+    def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float) -> None:
+        self.n_inputs = graph.nodes["mossy"]["size"]
+        self.n_neurons = graph.nodes["granule"]["size"]
+        self.n_golgi = graph.nodes["golgi"]["size"]
+        self.n_copies = n_copies
+        self.dendrites = graph.edges["mossy", "granule"]["mask"]
+        dt = dt_ms * b2.ms
+        self.mossy = b2.PoissonGroup(n_copies * self.n_inputs, rates=0 * b2.Hz, dt=dt)
+        self.granule = b2.NeuronGroup(
+            n_copies * self.n_neurons,
+            equations.GRANULE_LIF,
+            threshold="v > V_th",
+            reset=equations.GRANULE_RESET,
+            refractory=GRANULE_REFRACTORY,
+            method="euler",
+            dt=dt,
+        )
+        self.golgi = b2.NeuronGroup(
+            n_copies * self.n_golgi,
+            equations.GOLGI_LIF,
+            threshold="v > V_th_golgi",
+            reset="v = V_reset_golgi",
+            refractory=GOLGI_REFRACTORY,
+            method="euler",
+            dt=dt,
+        )
+        self.dendrite_syn = self._synapses(
+            self.dendrites, self.mossy, self.granule, equations.MOSSY_TO_GRANULE_SPIKE, dt, None
+        )
+        self.excite = self._synapses(
+            graph.edges["granule", "golgi"]["mask"],
+            self.granule,
+            self.golgi,
+            equations.GRANULE_TO_GOLGI_SPIKE,
+            dt,
+            "granule",
+        )
+        self.inhibit = self._synapses(
+            graph.edges["golgi", "granule"]["mask"],
+            self.golgi,
+            self.granule,
+            equations.GOLGI_TO_GRANULE_SPIKE,
+            dt,
+            "golgi",
+        )
+        self.network = b2.Network(
+            self.mossy, self.granule, self.golgi, self.dendrite_syn, self.excite, self.inhibit
+        )
+
+    def _synapses(self, mask, source, target, model, dt, normalise) -> b2.Synapses:
+        syn = b2.Synapses(source, target, model[0], on_pre=model[1], dt=dt)
+        i, j = block_synapses(mask, self.n_copies, *mask.shape)
+        syn.connect(i=i, j=j)
+        if normalise is not None:
+            syn.w_ = np.tile(normalised_weights(mask)[np.nonzero(mask)], self.n_copies)
+        return syn
+
+    def run(
+        self,
+        rates_hz: np.ndarray,
+        address: np.ndarray,
+        e_gaba_mV: np.ndarray,
+        duration_ms: float,
+        read_ms: float,
+        namespace: dict,
+        target: str,
+        seed: int,
+    ) -> np.ndarray:
+        """Simulate one presentation per row of ``rates_hz`` (batch <= n_copies, n_inputs).
+
+        ``namespace`` supplies q_mossy, q_granule, q_golgi (siemens), gain and V_th_golgi.
+
+        Returns the granule activity (rate in the last ``read_ms`` x refractory period),
+        (batch, n_neurons) float32.
+        """
+        batch = len(rates_hz)
+        padded = np.zeros((self.n_copies, self.n_inputs))
+        padded[:batch] = rates_hz
+        self.mossy.rates_ = padded.ravel()
+        self.dendrite_syn.w_ = np.tile(address[np.nonzero(self.dendrites)], self.n_copies)
+        self.granule.E_gaba_ = np.tile(e_gaba_mV * 1e-3, self.n_copies)
+        self.granule.v_ = float(CONSTANTS["E_L"])
+        self.granule.g_e_ = 0.0
+        self.granule.g_gaba_ = 0.0
+        self.granule.count_ = 0.0
+        self.golgi.v_ = float(CONSTANTS["E_Lg"])
+        self.golgi.g_e_ = 0.0
+        ns = dict(CONSTANTS, **namespace, t_read=self.network.t + (duration_ms - read_ms) * b2.ms)
+        with codegen(target):
+            b2.seed(seed)
+            self.network.run(duration_ms * b2.ms, namespace=ns)
+        counts = self.granule.count_[:].reshape(self.n_copies, self.n_neurons)[:batch]
+        return (counts / (read_ms * 1e-3) * float(GRANULE_REFRACTORY)).astype(np.float32)

@@ -1,0 +1,111 @@
+"""The learner interface: learning, weights, state round-trip, bad input."""
+
+import numpy as np
+import pytest
+
+import bio
+
+
+def _two_class(digits, n=200):
+    x, y = digits
+    keep = y < 2
+    return x[keep][:n], y[keep][:n]
+
+
+def test_rate_learns_two_digits_and_keeps_weight_constraints(digits):
+    x, y = _two_class(digits)
+    c = bio.CerebellarCircuit(64, 200, 2, seed=0, switch_count=200.0, tau_cl_ms=50.0)
+    seen = []
+    c.fit_task(x[:150], y[:150], epochs=3, on_epoch=seen.append)
+    assert seen == [0, 1, 2] and c.epochs_ == 3
+    acc = (c.predict(x[150:]) == y[150:]).mean()
+    assert acc > 0.9
+    w = c.get_weights()
+    assert (w["address"] >= 0).all() and (w["value"] >= 0).all()
+    np.testing.assert_allclose(np.linalg.norm(w["address"], axis=0), 1.0, rtol=1e-5)
+
+
+def test_all_ten_digits_above_chance(digits):
+    x, y = digits
+    c = bio.CerebellarCircuit(64, 300, 10, seed=1, switch_count=300.0, tau_cl_ms=50.0)
+    c.fit_task(x[:500], y[:500], epochs=2)
+    acc = (c.predict(x[1500:]) == y[1500:]).mean()
+    assert acc > 0.5  # chance 0.1
+
+
+def test_sparse_dendrites_stay_on_mask(digits):
+    x, y = _two_class(digits, 100)
+    c = bio.CerebellarCircuit(64, 100, 2, seed=0, sparse_dendrites=4).fit_task(x, y, epochs=1)
+    a = c.get_weights()["address"]
+    assert ((a > 0).sum(axis=0) <= 4).all()
+
+
+def test_state_round_trip_continues_identically(digits):
+    x, y = _two_class(digits, 120)
+    a = bio.CerebellarCircuit(64, 100, 2, seed=0, switch_count=100.0).fit_task(x, y, epochs=1)
+    state = a.state_dict()
+    b = bio.CerebellarCircuit(64, 100, 2, seed=99, switch_count=100.0)
+    b.load_state_dict(state)
+    a.fit_task(x, y, epochs=1)
+    b.fit_task(x, y, epochs=1)
+    sa, sb = a.state_dict(), b.state_dict()
+    for key in ("address", "value", "chloride_mM", "activity_count"):
+        np.testing.assert_array_equal(sa[key], sb[key])
+    assert sa["epochs"] == sb["epochs"] == 2 and sa["rng_state"] == sb["rng_state"]
+
+
+def test_set_weights_round_trip():
+    c = bio.CerebellarCircuit(4, 6, 2)
+    rng = np.random.default_rng(0)
+    w = {"address": rng.random((4, 6)).astype(np.float32), "value": rng.random((6, 2)).astype(np.float32)}
+    c.set_weights(w)
+    got = c.get_weights()
+    np.testing.assert_array_equal(got["address"], w["address"])
+    np.testing.assert_array_equal(got["value"], w["value"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        (dict(mode="chaos"), "mode"),
+        (dict(n_neurons=0), "n_neurons"),
+        (dict(golgi_gain=-1.0), "golgi_gain"),
+        (dict(dt_ms=1.0), "dt_ms"),  # > tau_golgi / 5 for Euler
+        (dict(presentation_ms=1.0), "presentation_ms"),  # < 5 steps
+        (dict(e_cl_young_mV=-40.0), "e_cl_young_mV"),  # E_GABA above spike threshold: runaway
+        (dict(codegen_target="cuda"), "codegen_target"),
+        (dict(mode="spiking", dt_ms=1.0), "dt_ms"),
+    ],
+)
+def test_constructor_errors_name_the_parameter(kwargs, name):
+    base = dict(n_inputs=4, n_neurons=6, n_outputs=2)
+    with pytest.raises(ValueError, match=name):
+        bio.CerebellarCircuit(**{**base, **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("x", "match"),
+    [
+        (-np.ones((2, 4), np.float32), "negative"),
+        (np.full((2, 4), np.nan, np.float32), "NaN"),
+        (np.ones((2, 5), np.float32), "shape"),
+        (np.ones(4, np.float32), "shape"),
+    ],
+)
+def test_bad_input_rates(x, match):
+    c = bio.CerebellarCircuit(4, 6, 2)
+    with pytest.raises(ValueError, match=match):
+        c.predict(x)
+
+
+def test_bad_weights_and_labels():
+    c = bio.CerebellarCircuit(4, 6, 2)
+    good = c.get_weights()
+    with pytest.raises(ValueError, match="negative"):
+        c.set_weights({**good, "value": -np.ones((6, 2), np.float32)})
+    with pytest.raises(ValueError, match="shape"):
+        c.set_weights({**good, "address": np.ones((6, 4), np.float32)})
+    with pytest.raises(ValueError, match="address"):
+        c.set_weights({"value": good["value"]})
+    with pytest.raises(ValueError, match="y must"):
+        c.fit_task(np.ones((3, 4), np.float32), np.array([0, 1, 5]), epochs=1)

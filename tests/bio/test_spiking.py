@@ -1,0 +1,41 @@
+"""Spiking mode agrees with rate mode and learns."""
+
+import numpy as np
+from scipy.stats import spearmanr
+
+import bio
+
+
+def test_spiking_rates_rank_correlate_with_rate_mode(digits):
+    """Same weights and inputs (mature GABA): mean per-input Spearman rho > 0.35 (measured ~0.5)."""
+    x, _ = digits
+    kw = dict(seed=0, batch_size=20)
+    spk = bio.CerebellarCircuit(64, 300, 10, mode="spiking", **kw)
+    rate = bio.CerebellarCircuit(64, 300, 10, mode="rate", **kw)
+    for c in (spk, rate):
+        c.chloride_mM_[:] = c._chloride(c.e_cl_mature_mV)
+    h_spk, h_rate = spk.hidden(x[:20]), rate.hidden(x[:20])
+    assert 0 < (h_spk > 0).sum(axis=1).mean() < 300  # inhibition leaves a subset active
+    rho = np.mean([spearmanr(a, b)[0] for a, b in zip(h_spk, h_rate, strict=True)])
+    assert rho > 0.35
+
+
+def test_spiking_learns_two_digits(digits):
+    x, y = digits
+    keep = y < 2
+    x, y = x[keep][:160], y[keep][:160]
+    c = bio.CerebellarCircuit(
+        64,
+        200,
+        2,
+        mode="spiking",
+        seed=0,
+        batch_size=40,
+        presentation_ms=60.0,
+        read_ms=40.0,
+        lr_value=0.5,
+        switch_count=100.0,
+        tau_cl_ms=50.0,
+    )
+    c.fit_task(x[:120], y[:120], epochs=1)
+    assert (c.predict(x[120:]) == y[120:]).mean() > 0.8
