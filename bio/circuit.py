@@ -227,6 +227,12 @@ class CerebellarCircuit:
             self.temperature_c,
         )
 
+    def mature(self) -> None:
+        """Put every granule cell past the GABA switch: KCC2 dominant, chloride at its mature
+        level, E_GABA below rest, Eq. 12's lambda = +1 (the SDMLP's fully inhibitory Top-K)."""
+        self.activity_count_ = np.maximum(self.activity_count_, int(np.ceil(self.switch_count)))
+        self.chloride_mM_ = np.full(self.n_neurons, float(self._chloride(self.e_cl_mature_mV)))
+
     # ---------------------------------------------------------- simulation
     def _mossy(self, x: np.ndarray) -> np.ndarray:
         """Validate and L2-normalise the input rows (as the SDMLP does); zero rows stay zero."""

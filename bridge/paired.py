@@ -87,7 +87,8 @@ def run_paired(
     ``fidelity_x`` are the inputs on which Top-K fidelity is measured (e.g. a fixed sample of
     all tasks' test inputs). With ``calibration_x``, the Golgi threshold is calibrated to k on
     those inputs: in ``transfer`` after every weight transfer, in ``native`` once before the
-    first task (the circuit then learns with that Golgi cell). ``record`` resumes after
+    first task on a matured copy of the circuit's state (the young circuit then learns with
+    that Golgi cell and goes through its own GABA switch). ``record`` resumes after
     ``record.tasks_done`` tasks (the learners must hold the matching state); ``on_step(message)``
     reports progress within a task.
     """
@@ -100,7 +101,11 @@ def run_paired(
     step = on_step or (lambda message: None)
     if calibration_x is not None and "native" in circuits and record.tasks_done == 0:
         step("calibrating the native circuit's Golgi cell")
-        calibration = calibrate_golgi(circuits["native"], calibration_x, k, active_threshold=active_threshold)
+        native = circuits["native"]
+        young = native.state_dict()
+        native.mature()  # tune the Golgi cell for the adult circuit, then give the young state back
+        calibration = calibrate_golgi(native, calibration_x, k, active_threshold=active_threshold)
+        native.load_state_dict(young)
         record.calibration.setdefault("native", []).append(vars(calibration))
     for task in tasks[record.tasks_done :]:
         step(f"task {task.index}: SDMLP")

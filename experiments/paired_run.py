@@ -39,6 +39,12 @@ def _fidelity_sample(stream: TaskStream, n: int, seed: int) -> np.ndarray:
     return x[np.sort(rows)]
 
 
+def _calibration_sample(stream: TaskStream, n: int, seed: int) -> np.ndarray:
+    """Training inputs of every task (no labels) on which the Golgi cell is tuned to k."""
+    x = np.concatenate([t.x_train for t in stream])
+    return x[np.sort(np.random.default_rng(seed + 1).choice(len(x), size=min(n, len(x)), replace=False))]
+
+
 def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, dict[str, CerebellarCircuit]]:
     ann = SDMLP(stream.n_inputs, cfg.n_neurons, stream.n_classes, k=cfg.k, anneal_epochs=cfg.anneal_epochs,
                 lr=cfg.lr, batch_size=cfg.batch_size, device=cfg.device, seed=seed)
@@ -112,7 +118,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
 
     record = run_paired(ann, circuits, stream.tasks, cfg.epochs_per_task, k=cfg.k, active_threshold=threshold,
                         fidelity_x=_fidelity_sample(stream, cfg.fidelity_inputs, seed), bio_epochs=cfg.bio_epochs,
-                        calibration_x=stream[0].x_train[: cfg.fidelity_inputs] if cfg.calibrate else None,
+                        calibration_x=_calibration_sample(stream, cfg.fidelity_inputs, seed) if cfg.calibrate else None,
                         record=record, on_task_end=on_task_end, on_step=bar.set_postfix_str)
     bar.close()
     return {"seed": seed, "folder": str(rundir.path), "metrics": _write(rundir, record, stream, cfg),

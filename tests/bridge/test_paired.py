@@ -1,0 +1,73 @@
+"""The bridge end to end on small real data: weight transfer, calibration, paired runner, report."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ann import SDMLP
+from bio import CerebellarCircuit
+from bridge import SDMWeights
+from bridge.calibrate import calibrate_golgi
+from bridge.paired import measure_fidelity
+from bridge.transfer import transfer_weights
+from experiments.config import PairedConfig
+from experiments.data import load_dataset
+from experiments.paired_run import run_pair
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def test_weight_round_trip_ann_bio_ann_is_exact(digits):
+    ann = SDMLP(64, 50, 10, k=5, device="cpu", seed=1)
+    ann.fit_task(digits.x_train[:100], digits.y_train[:100], epochs=2)
+    circuit = CerebellarCircuit(64, 50, 10, seed=0)
+    back = SDMLP(64, 50, 10, k=5, device="cpu", seed=2)
+    sent = transfer_weights(ann, circuit)
+    transfer_weights(circuit, back)
+    for name in ("address", "value"):
+        assert np.array_equal(ann.get_weights()[name], back.get_weights()[name])
+        assert np.array_equal(getattr(sent, name), circuit.get_weights()[name])
+
+
+def test_transfer_rejects_bad_weights():
+    with pytest.raises(ValueError, match="negative"):
+        SDMWeights(-np.ones((3, 4)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="n_neurons"):
+        SDMWeights(np.ones((3, 4)), np.ones((5, 2)))
+
+
+def test_calibration_reaches_target_k(digits):
+    circuit = CerebellarCircuit(64, 200, 10, seed=0)
+    circuit.mature()
+    x = digits.x_test[:40]
+    cal = calibrate_golgi(circuit, x, 10)
+    assert abs(cal.achieved_k - 10) < 1.0
+    f = measure_fidelity(circuit, x, 10, circuit.active_threshold)
+    assert f["effective_k_mean"] == pytest.approx(cal.achieved_k)
+    # far better than chance overlap of two random 10-sets of 200 cells (~0.026)
+    assert f["jaccard_mean"] > 0.25 and f["spearman_mean"] > 0.5
+
+
+def test_csdm_run_end_to_end(tmp_path):
+    cfg = PairedConfig(n_neurons=100, epochs_per_task=5, anneal_epochs=2, fidelity_inputs=30, device="cpu")
+    results = run_pair(cfg, tmp_path / "run", progress=False)
+    run = tmp_path / "run" / "seed0"
+    for name in ("config.json", "metrics.json", "fidelity.json", "accuracy_matrix.csv", "checkpoint.pt",
+                 "report.html", "plots/fidelity.png"):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["learners"]) == {"SDMLP", "circuit (transfer)", "circuit (native)"}
+    fid = json.loads((run / "fidelity.json").read_text())
+    for protocol in ("transfer", "native"):
+        assert len(fid[protocol]) == 5
+        for key in ("jaccard_mean", "effective_k_mean", "effective_k_sd", "readout_agreement"):
+            assert key in fid[protocol][0]
+    report = (run / "report.html").read_text()
+    assert "SDMLP" in report and "circuit (transfer)" in report and "data:image/png;base64" in report
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["seeds"] == 1
+    # transfer: the circuit runs the SDMLP's own weights, so it should read out like it
+    assert results[0]["fidelity"]["transfer"][-1]["readout_agreement"] > 0.5
