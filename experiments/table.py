@@ -33,8 +33,12 @@ class Row(NamedTuple):
 # the paper's Table 9 coefficients were tuned in (with plain SGD at the SDMLP's lr, an L2 or MAS
 # penalty of that size makes the step unstable: lr * 2 * coef * Omega > 2).
 _HSU = {"optimizer": "adam", "lr": 0.001}
-ALL = [Row("relu", "relu", {}), Row("topk", "topk", {}), Row("l2", "l2", _HSU), Row("dropout", "dropout", {}),
-       *(Row(m, m, _HSU) for m in ("ewc", "mas", "si")),
+ALL = [
+    Row("relu", "relu", {}),
+    Row("topk", "topk", {}),
+    Row("l2", "l2", _HSU),
+    Row("dropout", "dropout", {}),
+    *(Row(m, m, _HSU) for m in ("ewc", "mas", "si")),
     Row("flymodel", "flymodel", {"k": 64}),
     *(Row(m, m, {}) for m in ("sdmlp", "sdmlp+ewc", "sdmlp+mas", "oracle")),
 ]
