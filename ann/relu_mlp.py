@@ -2,6 +2,8 @@
 
 The paper's "ReLU" row (Tables 1, 7, 8): it learns each task and forgets the previous
 ones almost entirely in the class-incremental setting (final accuracy ~0.2 on 5 tasks).
+``dropout > 0`` gives the "Dropout" baseline (Goodfellow et al. 2014: dropout on the hidden
+layer); ``regularizer=`` gives L2 / EWC / MAS / SI (``ann.regularizers``).
 """
 
 from __future__ import annotations
@@ -13,18 +15,24 @@ from ann.torch_learner import OptimizerName, TorchLearner, _check_int
 
 
 class ReLUNet(nn.Module):
-    def __init__(self, n_inputs: int, n_neurons: int, n_outputs: int) -> None:
+    def __init__(self, n_inputs: int, n_neurons: int, n_outputs: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.hidden_layer = nn.Linear(n_inputs, n_neurons)
+        self.dropout = nn.Dropout(dropout)
         self.output_layer = nn.Linear(n_neurons, n_outputs)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = torch.relu(self.hidden_layer(x))  # (B, n_neurons)
-        return self.output_layer(hidden), hidden
+        """x (S=1, B, n_inputs) -> logits (1, B, o), hidden (1, B, r) (before dropout)."""
+        hidden = torch.relu(self.hidden_layer(x))  # (1, B, n_neurons)
+        return self.output_layer(self.dropout(hidden)), hidden
 
 
 class ReLUMLP(TorchLearner):
-    """One hidden ReLU layer of ``n_neurons`` with biases; trained like the SDMLP."""
+    """One hidden ReLU layer of ``n_neurons`` with biases; trained like the SDMLP.
+
+    ``dropout``: probability of zeroing a hidden unit while training (0 = off).
+    ``regularizer``: an ``ann.regularizers`` penalty (L2, EWC, MAS, SI) or None.
+    """
 
     def __init__(
         self,
@@ -35,16 +43,20 @@ class ReLUMLP(TorchLearner):
         lr: float = 0.05,
         batch_size: int = 128,
         optimizer: OptimizerName = "sgd",
+        dropout: float = 0.0,
+        regularizer=None,
         device: str = "auto",
         seed: int = 0,
     ) -> None:
         _check_int("n_neurons", n_neurons, 1)
-        self.n_neurons = n_neurons
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"The 'dropout' parameter of ReLUMLP must be a float in [0, 1). Got {dropout!r}.")
+        self.n_neurons, self.dropout = n_neurons, dropout
         super().__init__(n_inputs, n_outputs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                         device=device, seed=seed)
+                         device=device, seed=seed, regularizer=regularizer)
 
     def _build(self) -> ReLUNet:
-        return ReLUNet(self.n_inputs, self.n_neurons, self.n_outputs)
+        return ReLUNet(self.n_inputs, self.n_neurons, self.n_outputs, self.dropout)
 
     def get_weights(self) -> dict:
         return {"address": self.net.hidden_layer.weight.detach().cpu().numpy().T.copy(),

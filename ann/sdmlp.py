@@ -20,27 +20,47 @@ from ann.torch_learner import OptimizerName, TorchLearner, _check_int
 
 
 class SDMNet(nn.Module):
-    """X_a (``address``, (n_inputs, n_neurons)) and X_v (``value``, (n_neurons, n_outputs)).
+    """X_a (``address``, (S, n_inputs, n_neurons)) and X_v (``value``, (S, n_neurons, n_outputs)).
 
-    ``k`` is the current k_t; ``counts`` (buffer) holds C_i of Eq. 12, the number of
-    training samples for which neuron i was active since training began.
+    S = len(seeds) independent models stacked for batched training (one per seed; S = 1 is
+    the single model). Model s is initialised from its own generator seeded with seeds[s],
+    so a stack equals the single-seed models it holds. ``k`` is the current k_t;
+    ``counts`` (buffer, (S, n_neurons)) holds C_i of Eq. 12. The Table 2 ablations are
+    options: ``l2_normalize=False`` skips step 1 (inputs) and the address renormalisation;
+    ``hidden_bias`` / ``output_bias`` add zero-initialised biases b_a, b_v of Eq. 3.
     """
 
     def __init__(self, n_inputs: int, n_neurons: int, n_outputs: int, k: int, mode: TopKMode,
-                 gaba_s: float | None) -> None:
+                 gaba_s: float | None, seeds: list[int], *, l2_normalize: bool = True,
+                 hidden_bias: bool = False, output_bias: bool = False) -> None:
         super().__init__()
-        address = torch.rand(n_inputs, n_neurons)
-        self.address = nn.Parameter(address / address.norm(dim=0, keepdim=True))
-        self.value = nn.Parameter(torch.rand(n_neurons, n_outputs) / n_neurons**0.5)
-        self.register_buffer("counts", torch.zeros(n_neurons))
-        self.k, self.mode, self.gaba_s = k, mode, gaba_s
+        addresses, values = [], []
+        for seed in seeds:
+            gen = torch.Generator().manual_seed(seed)
+            address = torch.rand(n_inputs, n_neurons, generator=gen)
+            addresses.append(address / address.norm(dim=0, keepdim=True))
+            values.append(torch.rand(n_neurons, n_outputs, generator=gen) / n_neurons**0.5)
+        S = len(seeds)
+        self.address = nn.Parameter(torch.stack(addresses))  # (S, n_inputs, n_neurons)
+        self.value = nn.Parameter(torch.stack(values))  # (S, n_neurons, n_outputs)
+        self.hidden_bias = nn.Parameter(torch.zeros(S, 1, n_neurons)) if hidden_bias else None
+        self.output_bias = nn.Parameter(torch.zeros(S, 1, n_outputs)) if output_bias else None
+        self.register_buffer("counts", torch.zeros(S, n_neurons))
+        self.k, self.mode, self.gaba_s, self.l2_normalize = k, mode, gaba_s, l2_normalize
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)  # step 1 (an all-zero input stays zero)
-        drive = x @ self.address  # (B, n_neurons), step 2
-        gaba = gaba_lambda(self.counts, self.gaba_s) if self.gaba_s is not None else None
-        hidden = topk(drive, self.k, self.mode, gaba)  # (B, n_neurons), step 3
-        return hidden @ self.value, hidden  # (B, n_outputs), step 4
+        """x (S, B, n_inputs) or (1, B, n_inputs) (shared by all models) -> logits (S, B, o), hidden (S, B, r)."""
+        if self.l2_normalize:
+            x = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # step 1 (an all-zero input stays zero)
+        drive = x @ self.address  # (S, B, n_neurons), step 2 (batched matmul)
+        if self.hidden_bias is not None:
+            drive = drive + self.hidden_bias
+        gaba = gaba_lambda(self.counts, self.gaba_s)[:, None, :] if self.gaba_s is not None else None
+        hidden = topk(drive, self.k, self.mode, gaba)  # (S, B, n_neurons), step 3, per model and sample
+        logits = hidden @ self.value  # (S, B, n_outputs), step 4
+        if self.output_bias is not None:
+            logits = logits + self.output_bias
+        return logits, hidden
 
 
 class SDMLP(TorchLearner):
@@ -57,8 +77,17 @@ class SDMLP(TorchLearner):
     lr, batch_size, optimizer : SGD without momentum is the paper's continual-learning default.
     rectify_inputs : apply ReLU to inputs (as the reference code does) instead of refusing
         negative inputs.
+    nonnegative : clamp X_a, X_v >= 0 after each step (step 5); False is the "negative
+        weights" ablation of Table 2 (same initialisation, no clamp).
+    l2_normalize : L2-normalise inputs (step 1) and address columns (step 5); False is the
+        "no L2 norm" ablation.
+    hidden_bias, output_bias : add b_a / b_v of Eq. 3 (zero-initialised, unconstrained):
+        the "hidden layer bias" / "output layer bias" ablations.
     device : "auto" | "cpu" | "cuda".
     seed : seeds the initial weights and the batch order.
+    n_models : train this many independent models (seeds seed..seed+n_models-1) as one
+        batched model; ``predict`` then returns (n_models, N).
+    regularizer : an ``ann.regularizers`` penalty (SDMLP+EWC, SDMLP+MAS).
 
     Examples
     --------
@@ -68,6 +97,8 @@ class SDMLP(TorchLearner):
     >>> model.fit_task(x, np.arange(8) % 2, epochs=2).predict(x).shape
     (8,)
     """
+
+    batched = True
 
     def __init__(
         self,
@@ -83,8 +114,14 @@ class SDMLP(TorchLearner):
         batch_size: int = 128,
         optimizer: OptimizerName = "sgd",
         rectify_inputs: bool = False,
+        nonnegative: bool = True,
+        l2_normalize: bool = True,
+        hidden_bias: bool = False,
+        output_bias: bool = False,
         device: str = "auto",
         seed: int = 0,
+        n_models: int = 1,
+        regularizer=None,
     ) -> None:
         _check_int("n_neurons", n_neurons, 2)
         _check_int("k", k, 1, n_neurons - 1)
@@ -98,13 +135,16 @@ class SDMLP(TorchLearner):
                 raise ValueError("Use either the GABA switch (gaba_s) or k annealing (anneal_epochs), not both.")
         self.n_neurons, self.k_target, self.topk_mode = n_neurons, k, topk_mode
         self.anneal_epochs, self.gaba_s, self.rectify_inputs = anneal_epochs, gaba_s, rectify_inputs
+        self.nonnegative, self.l2_normalize = nonnegative, l2_normalize
+        self.hidden_bias, self.output_bias = hidden_bias, output_bias
         self.zero_address_neurons = 0  # neurons whose address became all-zero after clamping
         super().__init__(n_inputs, n_outputs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                         device=device, seed=seed)
+                         device=device, seed=seed, n_models=n_models, regularizer=regularizer)
 
     def _build(self) -> SDMNet:
         return SDMNet(self.n_inputs, self.n_neurons, self.n_outputs, self.current_k(0), self.topk_mode,
-                      self.gaba_s)
+                      self.gaba_s, self.seeds, l2_normalize=self.l2_normalize, hidden_bias=self.hidden_bias,
+                      output_bias=self.output_bias)
 
     def current_k(self, epoch: int) -> int:
         """k_t of Eq. 4 at global epoch ``epoch`` (k_target throughout with the GABA switch)."""
@@ -128,12 +168,14 @@ class SDMLP(TorchLearner):
     def _after_step(self, hidden: torch.Tensor) -> None:
         net = self.net
         if self.gaba_s is not None:  # C_i of Eq. 12 advances in training steps only
-            net.counts += (hidden > 0).sum(dim=0)
-        net.address.clamp_(min=0.0)
-        net.value.clamp_(min=0.0)
-        norms = net.address.norm(dim=0, keepdim=True)  # (1, n_neurons)
-        net.address.div_(norms.clamp_min(1e-12))  # an all-zero address stays zero, never NaN
-        self._zero_norms = norms  # counted lazily: no host sync in the hot loop
+            net.counts += (hidden > 0).sum(dim=-2)  # (S, n_neurons)
+        if self.nonnegative:
+            net.address.clamp_(min=0.0)
+            net.value.clamp_(min=0.0)
+        if self.l2_normalize:
+            norms = net.address.norm(dim=-2, keepdim=True)  # (S, 1, n_neurons)
+            net.address.div_(norms.clamp_min(1e-12))  # an all-zero address stays zero, never NaN
+            self._zero_norms = norms  # counted lazily: no host sync in the hot loop
 
     def _on_epoch_end(self) -> None:
         self.net.k = self.current_k(self.epochs_seen)
@@ -144,16 +186,20 @@ class SDMLP(TorchLearner):
         self.net.k = self.current_k(self.epochs_seen)
 
     def get_weights(self) -> dict:
-        return {"address": self.net.address.detach().cpu().numpy().copy(),
-                "value": self.net.value.detach().cpu().numpy().copy()}
+        """{"address": (n_inputs, r), "value": (r, o)}; with n_models > 1 a leading (n_models,) axis."""
+        return {name: self._unstack(getattr(self.net, name).detach()).cpu().numpy().copy()
+                for name in ("address", "value")}
 
     def set_weights(self, weights) -> None:
         for name in ("address", "value"):
             param = getattr(self.net, name)
             arr = torch.as_tensor(weights[name], dtype=torch.float32)
+            if self.n_models == 1:
+                arr = arr[None]
             if arr.shape != param.shape:
                 raise ValueError(f"weights['{name}'] has shape {tuple(arr.shape)}; SDMLP expects {tuple(param.shape)}.")
-            if (arr < 0).any():
-                raise ValueError(f"weights['{name}'] has negative entries; SDMLP weights are >= 0.")
+            if self.nonnegative and (arr < 0).any():
+                raise ValueError(f"weights['{name}'] has negative entries; SDMLP weights are >= 0 "
+                                 "(nonnegative=False allows them).")
             with torch.no_grad():
                 param.copy_(arr.to(self.device))

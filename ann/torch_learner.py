@@ -1,14 +1,26 @@
 """The training loop shared by every PyTorch learner (SDMLP and the baselines).
 
 Data for a task is moved to the device once; batches are index slices of it (no
-DataLoader, no per-batch host copies). Each learner owns its random generator, saved
+DataLoader, no per-batch host copies). Each learner owns its random generators, saved
 in ``state_dict``, so a resumed run continues bit-for-bit on CPU.
+
+Batched seeds: a learner may hold ``n_models`` independent models (seeds ``seed``,
+``seed + 1``, ...) whose weights are stacked along a leading axis S. Every net takes
+inputs (S, B, n_inputs) (or (1, B, n_inputs), broadcast) and returns logits (S, B, o)
+and hidden (S, B, r); each model draws its own batch order, and the loss is the sum of
+the models' mean losses, so each model's gradient is exactly its own single-seed
+gradient. With S = 1 this is the ordinary single-model path (one code path for both).
+
+Continual-learning regularisers (``ann.regularizers``) are components: any learner takes
+``regularizer=``; the loop adds ``regularizer.penalty(net)`` to the loss, calls
+``before_step`` / ``after_step`` around each optimiser step and ``after_task`` at the end
+of ``fit_task`` (the end-of-task hook ``_on_task_end``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -42,13 +54,32 @@ def make_optimizer(name: OptimizerName, params, lr: float) -> torch.optim.Optimi
     raise ValueError(f"optimizer must be one of sgd, sgdm, adam, rmsprop. Got {name!r}.")
 
 
+class Regularizer(Protocol):
+    """What the training loop asks of a regulariser (``ann.regularizers.ImportancePenalty``)."""
+
+    def penalty(self, net: nn.Module) -> torch.Tensor: ...
+
+    def before_step(self, net: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> None: ...
+
+    def after_step(self, net: nn.Module) -> None: ...
+
+    def after_task(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+
+
 class TorchLearner:
     """Base of the PyTorch learners; implements the ``bridge.Learner`` protocol.
 
     Subclasses build ``self.net`` (an ``nn.Module`` whose ``forward(x)`` returns
     ``(logits, hidden)``) in ``_build`` and may override ``_prepare`` (input checks
-    and preprocessing), ``_loss`` (add penalties) and ``_after_step`` (constraints).
+    and preprocessing), ``_loss``, ``_after_step`` (constraints), ``_on_epoch_end`` and
+    ``_on_task_end``. Subclasses whose net is stacked over models set ``batched = True``.
     """
+
+    batched = False
 
     def __init__(
         self,
@@ -60,21 +91,35 @@ class TorchLearner:
         optimizer: OptimizerName,
         device: str,
         seed: int,
+        n_models: int = 1,
+        regularizer: Regularizer | None = None,
     ) -> None:
         _check_int("n_inputs", n_inputs, 1)
+        _check_int("n_models", n_models, 1)
+        if n_models > 1 and not self.batched:
+            raise ValueError(f"The 'n_models' parameter of {type(self).__name__} must be 1 (batched seeds are "
+                             f"implemented for SDMLP). Got {n_models}.")
+        if n_models > 1 and regularizer is not None:
+            raise ValueError("A regularizer needs n_models=1: importances are estimated per model.")
         _check_int("n_outputs", n_outputs, 2)
         _check_int("batch_size", batch_size, 1)
         if not (lr > 0 and np.isfinite(lr)):
             raise ValueError(f"The 'lr' parameter must be a finite float > 0. Got {lr}.")
         self.n_inputs, self.n_outputs = n_inputs, n_outputs
-        self.lr, self.batch_size, self.seed = lr, batch_size, seed
+        self.lr, self.batch_size, self.seed, self.n_models = lr, batch_size, seed, n_models
+        self.regularizer = regularizer
         self.device = resolve_device(device)
-        self._gen = torch.Generator().manual_seed(seed)
+        self._gens = [torch.Generator().manual_seed(s) for s in self.seeds]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.net: nn.Module = self._build().to(self.device)
         self.optimizer = make_optimizer(optimizer, self.net.parameters(), lr)
         self.epochs_seen = 0  # global epoch counter across tasks (E_t of Eq. 4)
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seed of each stacked model: seed, seed + 1, ..., seed + n_models - 1."""
+        return list(range(self.seed, self.seed + self.n_models))
 
     # --- hooks -----------------------------------------------------------------------
     def _build(self) -> nn.Module:
@@ -84,7 +129,8 @@ class TorchLearner:
         return x
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(logits, y)
+        """Sum over models of each model's mean cross-entropy; logits (S, B, o), y (S, B)."""
+        return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten()) * logits.shape[0]
 
     def _after_step(self, hidden: torch.Tensor) -> None:
         """Called after every optimiser step with the batch's hidden activity."""
@@ -99,53 +145,83 @@ class TorchLearner:
         n = len(xt)
         self.net.train()
         for epoch in range(epochs):
-            order = torch.randperm(n, generator=self._gen).to(self.device)
+            # (S, n): each model shuffles with its own generator
+            orders = torch.stack([torch.randperm(n, generator=g) for g in self._gens]).to(self.device)
             for start in range(0, n, self.batch_size):
-                idx = order[start : start + self.batch_size]
-                logits, hidden = self.net(xt[idx])  # (B, n_outputs), (B, n_neurons)
-                loss = self._loss(logits, yt[idx])
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                self._after_step(hidden.detach())
+                idx = orders[:, start : start + self.batch_size]  # (S, B)
+                self._step(xt[idx], yt[idx])
             self.epochs_seen += 1
             self._on_epoch_end()
             if on_epoch is not None:
                 on_epoch(epoch)
+        self._on_task_end(xt, yt)
         return self
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One optimiser step on x (S, B, n_inputs), y (S, B)."""
+        logits, hidden = self.net(x)  # (S, B, n_outputs), (S, B, n_neurons)
+        loss = self._loss(logits, y)
+        reg = self.regularizer
+        if reg is not None:
+            reg.before_step(self.net, logits, y)
+            loss = loss + reg.penalty(self.net)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self._after_step(hidden.detach())
+        if reg is not None:
+            reg.after_step(self.net)
+
+    def _on_task_end(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Called at the end of ``fit_task`` with the task's prepared data (importances, anchors)."""
+        if self.regularizer is not None:
+            self.net.eval()
+            self.regularizer.after_task(self.net, x, y)
+            self.net.train()
 
     def _on_epoch_end(self) -> None:
         """Called after each epoch, before ``on_epoch`` (k annealing updates here)."""
 
     @torch.no_grad()
     def _forward_all(self, x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (S, N, o) and hidden (S, N, r) of every model on x (N, n_inputs)."""
         self.net.eval()
         xt = self._prepare(self._to_tensor(x))
-        outs = [self.net(xt[i : i + _EVAL_BATCH]) for i in range(0, len(xt), _EVAL_BATCH)]
+        outs = [self.net(xt[None, i : i + _EVAL_BATCH]) for i in range(0, len(xt), _EVAL_BATCH)]
         self.net.train()
-        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+        return torch.cat([o[0] for o in outs], dim=1), torch.cat([o[1] for o in outs], dim=1)
+
+    def _unstack(self, t: torch.Tensor) -> torch.Tensor:
+        """(S, N, ...) -> (N, ...) for a single model; batched learners keep the leading S axis."""
+        return t[0] if self.n_models == 1 else t
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """Labels (N,); a batched learner (n_models > 1) returns (n_models, N)."""
         logits, _ = self._forward_all(x)
-        return logits.argmax(dim=1).cpu().numpy().astype(np.int64)
+        return self._unstack(logits.argmax(dim=-1)).cpu().numpy().astype(np.int64)
 
     def hidden(self, x: np.ndarray) -> np.ndarray:
+        """Hidden activity (N, r); a batched learner returns (n_models, N, r)."""
         _, hidden = self._forward_all(x)
-        return hidden.cpu().numpy().astype(np.float32)
+        return self._unstack(hidden).cpu().numpy().astype(np.float32)
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "net": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
-            "generator": self._gen.get_state(),
+            "generators": [g.get_state() for g in self._gens],
             "epochs_seen": self.epochs_seen,
+            "regularizer": None if self.regularizer is None else self.regularizer.state_dict(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self._gen.set_state(state["generator"])
+        for g, g_state in zip(self._gens, state["generators"], strict=True):
+            g.set_state(g_state)
         self.epochs_seen = int(state["epochs_seen"])
+        if self.regularizer is not None:
+            self.regularizer.load_state_dict(state["regularizer"])
         self._on_load()
 
     def _on_load(self) -> None:

@@ -11,6 +11,9 @@ import typer
 
 from experiments.config import PairedConfig, TrainConfig, build_config
 
+MODEL_NAMES = ("relu", "topk", "l2", "dropout", "ewc", "mas", "si", "flymodel", "sdmlp", "sdmlp+ewc", "sdmlp+mas",
+               "oracle")  # the registry's names (checked in tests); kept here so --help needs no torch import
+
 app = typer.Typer(
     help="Cerebellar SDM engine: the SDMLP (Bricken et al., ICLR 2023) and a Brian2 cerebellar circuit "
     "on the same continual-learning streams.",
@@ -52,7 +55,7 @@ def _phelp(field: str, extra: str = "") -> str:
 @app.command()
 @friendly_errors
 def train(
-    model: Annotated[str | None, typer.Option(help=_help("model", ": sdmlp | relu"))] = None,
+    model: Annotated[str | None, typer.Option(help=_help("model", f": {' | '.join(MODEL_NAMES)}"))] = None,
     dataset: Annotated[str | None, typer.Option(help=_help("dataset"))] = None,
     data_dir: Annotated[str | None, typer.Option(help=_help("data_dir", "; env CSDM_DATA_DIR"))] = None,
     n_neurons: Annotated[int | None, typer.Option(help=_help("n_neurons"))] = None,
@@ -70,6 +73,19 @@ def train(
     device: Annotated[str | None, typer.Option(help=_help("device"))] = None,
     rectify_inputs: Annotated[bool | None, typer.Option("--rectify-inputs", help=_help("rectify_inputs"))] = None,
     eval_every: Annotated[int | None, typer.Option(help=_help("eval_every"))] = None,
+    reg_coef: Annotated[float | None, typer.Option(help=_help("reg_coef"))] = None,
+    beta: Annotated[float | None, typer.Option(help=_help("beta"))] = None,
+    dropout: Annotated[float | None, typer.Option(help=_help("dropout"))] = None,
+    fly_m: Annotated[int | None, typer.Option(help=_help("fly_m"))] = None,
+    fly_lr: Annotated[float | None, typer.Option(help=_help("fly_lr"))] = None,
+    nonnegative: Annotated[bool | None, typer.Option("--nonnegative/--negative-weights",
+                                                     help=_help("nonnegative"))] = None,
+    l2_normalize: Annotated[bool | None, typer.Option("--l2-normalize/--no-l2-normalize",
+                                                      help=_help("l2_normalize"))] = None,
+    hidden_bias: Annotated[bool | None, typer.Option("--hidden-bias/--no-hidden-bias",
+                                                     help=_help("hidden_bias"))] = None,
+    output_bias: Annotated[bool | None, typer.Option("--output-bias/--no-output-bias",
+                                                     help=_help("output_bias"))] = None,
     config: Annotated[Path | None, typer.Option(help="TOML file of options (keys as above); flags override it")] = None,
     out: Annotated[Path | None, typer.Option(help="run folder [default: runs/train-MODEL-DATASET-sSEED]")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out from its last task")] = False,
@@ -198,6 +214,43 @@ def circuit(
     path = out / "circuit.png"
     draw_circuit(graph, path)
     typer.echo(f"circuit diagram: {path}")
+
+
+@app.command()
+@friendly_errors
+def table(
+    dataset: Annotated[str, typer.Option(help=_help("dataset"))] = "digits",
+    data_dir: Annotated[str | None, typer.Option(help=_help("data_dir", "; env CSDM_DATA_DIR"))] = None,
+    methods: Annotated[str, typer.Option(help="all | ablations | comma-separated model names")] = "all",
+    seeds: Annotated[int, typer.Option(help="seeds per method (0..N-1)")] = 3,
+    out: Annotated[Path, typer.Option(help="output folder: OUT/METHOD/seedN runs, table.md, table.csv, plots/")] = Path(
+        "runs/table"),
+    epochs_per_task: Annotated[int | None, typer.Option(help=_help("epochs_per_task"))] = None,
+    n_neurons: Annotated[int | None, typer.Option(help=_help("n_neurons"))] = None,
+    k: Annotated[int | None, typer.Option("--k", help=_help("k"))] = None,
+    anneal_epochs: Annotated[int | None, typer.Option(help=_help("anneal_epochs"))] = None,
+    lr: Annotated[float | None, typer.Option(help=_help("lr"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_help("batch_size"))] = None,
+    eval_every: Annotated[int | None, typer.Option(help=_help("eval_every"))] = None,
+    device: Annotated[str | None, typer.Option(help=_help("device"))] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
+) -> None:
+    """Train every method on the same class-incremental stream and compare with the paper.
+
+    Each (method, seed) is a resumable run folder OUT/METHOD/seedN; rerunning the same
+    command continues an interrupted table. Writes OUT/table.md, OUT/table.csv (ACC, BWT,
+    forgetting as mean ± SEM, the published ACC beside ours) and
+    OUT/plots/accuracy_over_tasks.png. Example:
+
+        csdm table --dataset mnist --data-dir DIR --methods relu,sdmlp --seeds 3 --out runs/t
+    """
+    from experiments.table import format_markdown, run_table
+
+    options = {name: v for name, v in locals().items() if name in TrainConfig.model_fields and v is not None}
+    options.pop("dataset"), options.pop("data_dir", None)
+    results = run_table(dataset, data_dir, methods, seeds, out, options, progress=not quiet)
+    typer.echo(format_markdown(results, dataset, methods))
+    typer.echo(f"table folder: {out}")
 
 
 def main() -> None:

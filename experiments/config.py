@@ -39,6 +39,20 @@ class TrainConfig(BaseModel):
     device: str = Field("auto", description="auto | cpu | cuda")
     rectify_inputs: bool = Field(False, description="ReLU the inputs instead of refusing negative ones")
     eval_every: int = Field(10, ge=1, description="epochs between learning-curve evaluations")
+    # baselines (App. G); None = the method's default from the paper's Table 9
+    reg_coef: float | None = Field(None, gt=0, description="regulariser coefficient of l2/ewc/mas/si/sdmlp+ewc/"
+                                   "sdmlp+mas (None: Table 9 default: l2 10, ewc 200, mas 0.5, si 1500)")
+    beta: float | None = Field(None, gt=0, description="softmax temperature of Eq. 18, used only to estimate "
+                               "EWC/SI importances (None: 0.005, Table 9)")
+    dropout: float = Field(0.5, ge=0, lt=1, description="hidden dropout probability of the 'dropout' baseline")
+    fly_m: int = Field(32, ge=1, description="inputs sampled by each FlyModel Kenyon cell (App. G.2); "
+                       "the FlyModel's k-WTA uses --k")
+    fly_lr: float = Field(0.005, gt=0, description="FlyModel associative learning rate (App. G.2)")
+    # SDMLP ablations (Table 2); the defaults are the SDMLP
+    nonnegative: bool = Field(True, description="clamp SDMLP weights >= 0 (False: 'negative weights' ablation)")
+    l2_normalize: bool = Field(True, description="L2-normalise SDMLP inputs and addresses (False: 'no L2 norm')")
+    hidden_bias: bool = Field(False, description="SDMLP hidden-layer bias ('hidden bias' ablation)")
+    output_bias: bool = Field(False, description="SDMLP output-layer bias ('output bias' ablation)")
 
     @model_validator(mode="after")
     def _k_below_n(self) -> TrainConfig:

@@ -33,8 +33,8 @@ def plot_accuracy_curves(curves: list[dict], task_names: list[str], epochs_per_t
         for i in range(1, len(task_names)):
             ax.axvline(i * epochs_per_task, color="grey", linestyle="--", linewidth=0.7)
         ax.plot(epochs, acc.mean(axis=1), color="black", linewidth=2, label="mean (all tasks)")
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
     ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(-0.02, 1.02), title=title or "accuracy per task")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
     _save(fig, path)
 
 
@@ -67,4 +67,27 @@ def plot_fidelity(fidelity: dict[str, list[dict]], k: int, path: Path) -> None:
     ax2.set(xlabel="after task", ylabel="active granule cells", title="effective k")
     for ax in (ax1, ax2):
         ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_methods_over_tasks(curves: dict[str, list[np.ndarray]], path: Path, title: str = "") -> None:
+    """Mean accuracy on all tasks after each task, one line per method (mean ± SEM over seeds; Fig. 3).
+
+    ``curves[method]`` holds one array per seed: mean_j R[i, j] for each task i. A method
+    trained on one merged task (the oracle) is drawn as a dashed horizontal line.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4))
+    n_tasks = max(len(c[0]) for c in curves.values()) if curves else 1
+    for name, runs in curves.items():
+        acc = np.array(runs)  # (seeds, tasks)
+        mean = acc.mean(axis=0)
+        sem = acc.std(axis=0, ddof=1) / np.sqrt(len(acc)) if len(acc) > 1 else np.zeros_like(mean)
+        if len(mean) == 1:
+            ax.axhline(mean[0], linestyle="--", color="black", linewidth=1, label=name)
+            continue
+        x = np.arange(1, len(mean) + 1)
+        ax.errorbar(x, mean, yerr=sem, marker="o", capsize=2, label=name)
+    ax.set(xlabel="tasks learnt", ylabel="accuracy on all tasks", ylim=(-0.02, 1.02), xticks=range(1, n_tasks + 1),
+           title=title or "accuracy after each task")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
     _save(fig, path)

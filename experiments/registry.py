@@ -1,39 +1,93 @@
-"""Learner registry: CLI model name -> constructor from a :class:`TrainConfig`.
+"""Learner registry: CLI model name -> constructor from a :class:`TrainConfig` (and the
+stream transform the method trains on, the identity for every continual learner).
 
 A new learner is one module plus one line here; the runner never special-cases a model.
+Composition, not copies: "sdmlp+ewc" is the SDMLP given an EWC regulariser, "topk" is the
+SDMLP with every SDM constraint switched off, "oracle" is the ReLU MLP on the joint stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
-from ann import SDMLP, ReLUMLP
+from ann import EWC, L2, MAS, SDMLP, SI, FlyModel, ImportancePenalty, ReLUMLP
 from bridge import Learner
 from experiments.config import ConfigError, TrainConfig
+from experiments.streams import TaskStream, joint
 
 Builder = Callable[[TrainConfig, int, int], Learner]
 
 
-def _sdmlp(c: TrainConfig, n_inputs: int, n_outputs: int) -> Learner:
-    return SDMLP(n_inputs, c.n_neurons, n_outputs, k=c.k, topk_mode=c.topk_mode, anneal_epochs=c.anneal_epochs,
-                 gaba_s=c.gaba_s, lr=c.lr, batch_size=c.batch_size, optimizer=c.optimizer,
-                 rectify_inputs=c.rectify_inputs, device=c.device, seed=c.seed)
+def _given(**kwargs) -> dict:
+    """Keyword arguments that were set (None = keep the method's own default)."""
+    return {k: v for k, v in kwargs.items() if v is not None}
 
 
-def _relu(c: TrainConfig, n_inputs: int, n_outputs: int) -> Learner:
+def _sdmlp(c: TrainConfig, n_inputs: int, n_outputs: int, regularizer: ImportancePenalty | None = None,
+           **constraints) -> SDMLP:
+    flags = {"nonnegative": c.nonnegative, "l2_normalize": c.l2_normalize, "hidden_bias": c.hidden_bias,
+             "output_bias": c.output_bias, "anneal_epochs": c.anneal_epochs, **constraints}
+    return SDMLP(n_inputs, c.n_neurons, n_outputs, k=c.k, topk_mode=c.topk_mode, gaba_s=c.gaba_s, lr=c.lr,
+                 batch_size=c.batch_size, optimizer=c.optimizer, rectify_inputs=c.rectify_inputs,
+                 device=c.device, seed=c.seed, regularizer=regularizer, **flags)
+
+
+def _topk(c: TrainConfig, n_inputs: int, n_outputs: int) -> SDMLP:
+    """The paper's "Top-K" row: Top-K activation, biases, no L2 norm, no positivity, no annealing."""
+    return _sdmlp(c, n_inputs, n_outputs, nonnegative=False, l2_normalize=False, hidden_bias=True,
+                  output_bias=True, anneal_epochs=0)
+
+
+def _relu(c: TrainConfig, n_inputs: int, n_outputs: int, regularizer: ImportancePenalty | None = None,
+          dropout: float = 0.0) -> ReLUMLP:
     return ReLUMLP(n_inputs, c.n_neurons, n_outputs, lr=c.lr, batch_size=c.batch_size, optimizer=c.optimizer,
-                   device=c.device, seed=c.seed)
+                   dropout=dropout, regularizer=regularizer, device=c.device, seed=c.seed)
 
 
-MODELS: dict[str, Builder] = {
-    "sdmlp": _sdmlp,
-    "relu": _relu,
+def _ewc(c: TrainConfig) -> EWC:
+    return EWC(**_given(coef=c.reg_coef, beta=c.beta))
+
+
+def _mas(c: TrainConfig) -> MAS:
+    return MAS(**_given(coef=c.reg_coef))
+
+
+def _fly(c: TrainConfig, n_inputs: int, n_outputs: int) -> FlyModel:
+    return FlyModel(n_inputs, c.n_neurons, n_outputs, k=c.k, m=c.fly_m, lr=c.fly_lr, seed=c.seed)
+
+
+def _identity(stream: TaskStream) -> TaskStream:
+    return stream
+
+
+class Method(NamedTuple):
+    build: Builder
+    stream: Callable[[TaskStream], TaskStream] = _identity
+
+
+MODELS: dict[str, Method] = {
+    "sdmlp": Method(_sdmlp),
+    "relu": Method(_relu),
+    "topk": Method(_topk),
+    "dropout": Method(lambda c, n, o: _relu(c, n, o, dropout=c.dropout)),
+    "l2": Method(lambda c, n, o: _relu(c, n, o, L2(**_given(coef=c.reg_coef)))),
+    "ewc": Method(lambda c, n, o: _relu(c, n, o, _ewc(c))),
+    "mas": Method(lambda c, n, o: _relu(c, n, o, _mas(c))),
+    "si": Method(lambda c, n, o: _relu(c, n, o, SI(**_given(coef=c.reg_coef, beta=c.beta)))),
+    "flymodel": Method(_fly),
+    "sdmlp+ewc": Method(lambda c, n, o: _sdmlp(c, n, o, _ewc(c))),
+    "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c))),
+    "oracle": Method(_relu, joint),
 }
 
 
-def build_learner(config: TrainConfig, n_inputs: int, n_outputs: int) -> Learner:
+def get_method(name: str) -> Method:
     try:
-        builder = MODELS[config.model]
+        return MODELS[name]
     except KeyError:
-        raise ConfigError(f"--model: unknown model {config.model!r}; choose one of {', '.join(MODELS)}.") from None
-    return builder(config, n_inputs, n_outputs)
+        raise ConfigError(f"--model: unknown model {name!r}; choose one of {', '.join(MODELS)}.") from None
+
+
+def build_learner(config: TrainConfig, n_inputs: int, n_outputs: int) -> Learner:
+    return get_method(config.model).build(config, n_inputs, n_outputs)

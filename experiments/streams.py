@@ -88,3 +88,18 @@ def permuted(dataset: Dataset, n_tasks: int, seed: int = 0) -> TaskStream:
         tasks.append(Task(i, classes, dataset.x_train[:, perm], dataset.y_train, dataset.x_test[:, perm],
                           dataset.y_test))
     return TaskStream(f"permuted-{dataset.name}-{n_tasks}", tuple(tasks), dataset.n_inputs, dataset.n_classes)
+
+
+def joint(stream: TaskStream) -> TaskStream:
+    """All tasks merged into one (the "Oracle": every class trained at once, i.i.d.).
+
+    The result has a single task whose train and test sets are the union of the stream's, so
+    its accuracy matrix is 1 x 1: ACC is the accuracy on all test samples (for balanced
+    tasks, the mean of per-task accuracies), BWT and forgetting are 0 by convention. With
+    ``epochs_per_task`` epochs it takes as many gradient steps as the whole continual stream.
+    """
+    tasks = stream.tasks
+    merged = Task(0, tuple(c for t in tasks for c in t.classes),
+                  *(np.concatenate([getattr(t, f) for t in tasks])
+                    for f in ("x_train", "y_train", "x_test", "y_test")))
+    return TaskStream(f"joint-{stream.name}", (merged,), stream.n_inputs, stream.n_classes)

@@ -9,7 +9,7 @@ from experiments.config import TrainConfig
 from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_curves, plot_accuracy_matrix
-from experiments.registry import build_learner
+from experiments.registry import get_method
 from experiments.rundir import RunDir, write_csv, write_json
 from experiments.runner import RunRecord, train_stream
 from experiments.streams import TaskStream, class_incremental
@@ -37,8 +37,9 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
                  progress: bool = True) -> dict:
     """Train ``config.model`` on the stream of ``config`` into run folder ``out``; return metrics.json."""
     dataset = load_dataset(config.dataset, config.data_dir)
-    stream = class_incremental(dataset, config.classes_per_task, config.class_order, config.seed)
-    learner = build_learner(config, stream.n_inputs, stream.n_classes)
+    method = get_method(config.model)
+    stream = method.stream(class_incremental(dataset, config.classes_per_task, config.class_order, config.seed))
+    learner = method.build(config, stream.n_inputs, stream.n_classes)
     rundir = RunDir(out)
     fresh = not rundir.path.exists()
     checkpoint = rundir.prepare(config.model_dump(), resume=resume, overwrite=overwrite)

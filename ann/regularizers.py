@@ -1,0 +1,243 @@
+"""Weight-importance regularisers for continual learning, one parameterised family.
+
+Every member adds  coef * sum_i Omega_i (theta_i - theta*_i)^2  to the loss, where theta*
+are the weights at the end of the previous task and Omega the importance of each weight;
+they differ only in how Omega is estimated after (or during) a task:
+
+- :class:`L2`   Omega = 1 (Goodfellow et al. 2014's L2 toward the previous task's weights).
+- :class:`EWC`  Omega = diagonal Fisher information (Kirkpatrick et al. 2017, PNAS).
+- :class:`MAS`  Omega = mean |d ||f(x)||_2^2 / d theta| (Aljundi et al. 2018, ECCV, Eq. 2-4).
+- :class:`SI`   Omega = path integral of -g * dtheta over the task, divided by the squared
+  total drift plus xi (Zenke et al. 2017, ICML, Eq. 4-5).
+
+EWC and SI take the temperature beta of Bricken et al. (ICLR 2023) App. G.1, Eq. 18:
+p = softmax(beta * logits), used ONLY to estimate importances, never in the training loss.
+Importances of successive tasks are summed (all three original papers accumulate them),
+and the anchor theta* moves to the weights after the latest task. The penalty has no 1/2
+(as in Zenke and Aljundi; the coefficients of the SDM paper's Table 9 were tuned that way).
+
+Any ``TorchLearner`` takes one as ``regularizer=`` (composition: SDMLP+EWC is
+``SDMLP(..., regularizer=EWC())``). Importances are computed on the net in eval mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad, vmap
+
+_CHUNK = 32  # samples per vectorised per-sample-gradient call (memory: _CHUNK x n_params floats)
+
+
+def _positive(owner: str, name: str, value: float) -> float:
+    if not (isinstance(value, int | float) and value > 0 and value < float("inf")):
+        raise ValueError(f"The '{name}' parameter of {owner} must be a finite float > 0. Got {value!r}.")
+    return float(value)
+
+
+def per_sample_grads(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                     fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+                     ) -> Iterator[dict[str, torch.Tensor]]:
+    """Yield, chunk by chunk, {name: (chunk, *param.shape)} gradients of fn(logits_i (o,), y_i) per sample.
+
+    ``net`` is a single model (S = 1) whose forward maps (1, B, n) -> ((1, B, o), hidden).
+    """
+    params = {name: p.detach() for name, p in net.named_parameters()}
+    buffers = dict(net.named_buffers())
+
+    def loss(p: dict[str, torch.Tensor], xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+        logits, _ = functional_call(net, (p, buffers), (xi[None, None],))
+        return fn(logits[0, 0], yi)
+
+    sample_grad = vmap(grad(loss), in_dims=(None, 0, 0))
+    for start in range(0, len(x), _CHUNK):
+        yield sample_grad(params, x[start : start + _CHUNK], y[start : start + _CHUNK])
+
+
+class ImportancePenalty:
+    """coef * sum Omega (theta - theta*)^2 with Omega from :meth:`task_importance`.
+
+    Subclasses set ``accumulate`` (sum Omega over tasks, or replace it) and implement
+    ``task_importance``; SI also uses the per-step hooks.
+    """
+
+    accumulate = True
+
+    def __init__(self, coef: float) -> None:
+        self.coef = _positive(type(self).__name__, "coef", coef)
+        self.importance: dict[str, torch.Tensor] = {}
+        self.anchor: dict[str, torch.Tensor] = {}
+
+    def penalty(self, net: nn.Module) -> torch.Tensor:
+        """coef * sum_i Omega_i (theta_i - theta*_i)^2; 0 before the first task ends."""
+        terms = [(self.importance[n] * (p - self.anchor[n]) ** 2).sum()
+                 for n, p in net.named_parameters() if n in self.anchor]
+        if not terms:
+            return torch.zeros((), device=next(net.parameters()).device)
+        return self.coef * torch.stack(terms).sum()
+
+    def before_step(self, net: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> None:
+        """Called before each optimiser step with the batch's logits (S, B, o) and labels (S, B)."""
+
+    def after_step(self, net: nn.Module) -> None:
+        """Called after each optimiser step (and the learner's constraints)."""
+
+    @torch.no_grad()
+    def after_task(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Add this task's importances and move the anchor to the current weights."""
+        with torch.enable_grad():
+            new = self.task_importance(net, x, y)
+        if self.accumulate:
+            new = {n: self.importance[n] + v if n in self.importance else v for n, v in new.items()}
+        self.importance = new
+        self.anchor = {n: p.detach().clone() for n, p in net.named_parameters()}
+
+    def task_importance(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"importance": {n: v.cpu() for n, v in self.importance.items()},
+                "anchor": {n: v.cpu() for n, v in self.anchor.items()}}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.importance = dict(state["importance"])
+        self.anchor = dict(state["anchor"])
+
+
+class L2(ImportancePenalty):
+    """L2 toward the previous task's weights: Omega = 1, not accumulated. Table 9 coef: 10."""
+
+    accumulate = False
+
+    def __init__(self, coef: float = 10.0) -> None:
+        super().__init__(coef)
+
+    def task_importance(self, net, x, y):
+        return {n: torch.ones_like(p) for n, p in net.named_parameters()}
+
+
+class EWC(ImportancePenalty):
+    """Elastic Weight Consolidation (Kirkpatrick et al. 2017) with the beta of Eq. 18.
+
+    Omega = diagonal Fisher  F = (1/N) sum_x sum_c p_beta(c|x) (d log p_beta(c|x) / d theta)^2,
+    the true Fisher (expectation over the model's own p_beta, computed exactly over the
+    classes rather than sampled), divided by N, the number of samples it was computed on.
+    (The reference code uses predicted labels only and divides by the wrong count.) To bound
+    the cost, N = min(n_task, ``samples``) evenly spaced training samples of the task.
+    Per-task Fishers are summed with the anchor at the latest weights (Huszar 2018's
+    correction of multi-task EWC; Kirkpatrick et al. keep one anchor per task).
+    Table 9 (Split MNIST): coef 200, beta 0.005.
+    """
+
+    def __init__(self, coef: float = 200.0, beta: float = 0.005, samples: int = 1000) -> None:
+        super().__init__(coef)
+        self.beta = _positive("EWC", "beta", beta)
+        if not (isinstance(samples, int) and samples >= 1):
+            raise ValueError(f"The 'samples' parameter of EWC must be an int >= 1. Got {samples!r}.")
+        self.samples = samples
+
+    def task_importance(self, net, x, y):
+        x = _subsample(x, self.samples)
+        with torch.no_grad():
+            logits, _ = net(x[None])
+            probs = torch.softmax(self.beta * logits[0], dim=-1)  # (N, o): p_beta(c|x)
+        fisher = {n: torch.zeros_like(p) for n, p in net.named_parameters()}
+        for c in range(probs.shape[1]):
+            labels = torch.full((len(x),), c, dtype=torch.long, device=x.device)
+            for start, g in zip(range(0, len(x), _CHUNK), per_sample_grads(net, x, labels, self._nll), strict=True):
+                weight = probs[start : start + _CHUNK, c]  # (chunk,)
+                for n, v in g.items():
+                    fisher[n] += torch.einsum("b,b...->...", weight, v**2)
+        return {n: v / len(x) for n, v in fisher.items()}
+
+    def _nll(self, logits: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return -torch.log_softmax(self.beta * logits, dim=-1).gather(-1, c[None])[0]
+
+
+class MAS(ImportancePenalty):
+    """Memory Aware Synapses (Aljundi et al. 2018, Eq. 2-4): Omega = (1/N) sum_x |d ||f(x)||^2 / d theta|.
+
+    f(x) are the logits; the absolute value is taken per sample, before averaging (the
+    paper's definition). N = min(n_task, ``samples``) evenly spaced samples. Table 9 coef 0.5.
+    """
+
+    def __init__(self, coef: float = 0.5, samples: int = 1000) -> None:
+        super().__init__(coef)
+        if not (isinstance(samples, int) and samples >= 1):
+            raise ValueError(f"The 'samples' parameter of MAS must be an int >= 1. Got {samples!r}.")
+        self.samples = samples
+
+    def task_importance(self, net, x, y):
+        x = _subsample(x, self.samples)
+        omega = {n: torch.zeros_like(p) for n, p in net.named_parameters()}
+        dummy = torch.zeros(len(x), dtype=torch.long, device=x.device)
+        for g in per_sample_grads(net, x, dummy, lambda logits, _: (logits**2).sum()):
+            for n, v in g.items():
+                omega[n] += v.abs().sum(dim=0)
+        return {n: v / len(x) for n, v in omega.items()}
+
+
+class SI(ImportancePenalty):
+    """Synaptic Intelligence (Zenke et al. 2017) with the beta of Eq. 18.
+
+    During a task, omega += -g * (theta_after - theta_before) at every step, where g is the
+    gradient of the tempered loss CE(beta * logits, y), computed with ``torch.autograd.grad``
+    and never added to the gradient the optimiser uses (the reference code mixes the two).
+    At the task's end Omega += [omega / ((theta_end - theta_start)^2 + xi)]_+ ; the clamp at 0
+    keeps the penalty a penalty (a negative Omega would reward drifting away). Table 9:
+    coef 1500, beta 0.005; xi = 0.1 (damping).
+    """
+
+    def __init__(self, coef: float = 1500.0, beta: float = 0.005, xi: float = 0.1) -> None:
+        super().__init__(coef)
+        self.beta = _positive("SI", "beta", beta)
+        self.xi = _positive("SI", "xi", xi)
+        self._omega: dict[str, torch.Tensor] = {}
+        self._start: dict[str, torch.Tensor] = {}
+        self._grad: dict[str, torch.Tensor] = {}
+        self._before: dict[str, torch.Tensor] = {}
+
+    def before_step(self, net, logits, y):
+        named = dict(net.named_parameters())
+        if not self._start:
+            self._start = {n: p.detach().clone() for n, p in named.items()}
+            self._omega = {n: torch.zeros_like(p) for n, p in named.items()}
+        loss = nn.functional.cross_entropy(self.beta * logits.flatten(0, 1), y.flatten())
+        grads = torch.autograd.grad(loss, list(named.values()), retain_graph=True, allow_unused=True)
+        self._grad = {n: g for n, g in zip(named, grads, strict=True) if g is not None}
+        self._before = {n: p.detach().clone() for n, p in named.items()}
+
+    @torch.no_grad()
+    def after_step(self, net):
+        for n, p in net.named_parameters():
+            if n in self._grad:
+                self._omega[n] -= self._grad[n] * (p - self._before[n])
+
+    def task_importance(self, net, x, y):
+        out = {}
+        for n, p in net.named_parameters():
+            if n in self._omega:
+                drift = (p.detach() - self._start[n]) ** 2
+                out[n] = torch.clamp(self._omega[n] / (drift + self.xi), min=0.0)
+            else:
+                out[n] = torch.zeros_like(p)
+        self._omega, self._start = {}, {}
+        return out
+
+    def state_dict(self):
+        return {**super().state_dict(), "omega": {n: v.cpu() for n, v in self._omega.items()},
+                "start": {n: v.cpu() for n, v in self._start.items()}}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self._omega, self._start = dict(state["omega"]), dict(state["start"])
+
+
+def _subsample(x: torch.Tensor, n: int) -> torch.Tensor:
+    """At most ``n`` evenly spaced rows of x (deterministic)."""
+    if len(x) <= n:
+        return x
+    return x[torch.linspace(0, len(x) - 1, n, device=x.device).long()]

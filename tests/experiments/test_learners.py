@@ -1,0 +1,44 @@
+"""Every registered learner learns one task on digits; the CLI lists exactly the registry's names."""
+
+import numpy as np
+import pytest
+
+from experiments.cli import MODEL_NAMES
+from experiments.config import TrainConfig
+from experiments.data import load_dataset
+from experiments.registry import MODELS, get_method
+from experiments.streams import class_incremental, joint
+
+# stated accuracy on the digits test set after one task with all 10 classes
+MIN_ACC = {"flymodel": 0.8, "sdmlp": 0.6, "sdmlp+ewc": 0.6, "sdmlp+mas": 0.6}  # SDMLP: k annealing is slow
+DEFAULT_MIN_ACC = 0.85
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def test_cli_names_are_the_registry():
+    assert set(MODEL_NAMES) == set(MODELS)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_learns_a_single_task(name, digits):
+    values = {"model": name, "n_neurons": 300, "k": 20, "anneal_epochs": 3, "epochs_per_task": 15,
+              "batch_size": 32, "lr": 0.1, "device": "cpu"}
+    if name in ("l2", "ewc", "mas", "si"):
+        values.update(lr=0.001, optimizer="adam")  # the table's setting for these (Hsu et al. 2018)
+    config = TrainConfig(**values)
+    learner = get_method(name).build(config, digits.n_inputs, digits.n_classes)
+    learner.fit_task(digits.x_train, digits.y_train, config.epochs_per_task)
+    learner.fit_task(digits.x_train[:200], digits.y_train[:200], 1)  # a second task: importances, anchors
+    acc = float(np.mean(learner.predict(digits.x_test) == digits.y_test))
+    assert acc > MIN_ACC.get(name, DEFAULT_MIN_ACC), f"{name}: {acc:.3f}"
+
+
+def test_joint_stream_merges_all_tasks(digits):
+    stream = class_incremental(digits, 2)
+    merged = joint(stream)
+    assert len(merged) == 1 and merged[0].classes == tuple(range(10))
+    assert len(merged[0].x_train) == sum(len(t.x_train) for t in stream)

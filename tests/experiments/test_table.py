@@ -1,0 +1,36 @@
+"""`csdm table` end to end on digits: two methods, two seeds, files, columns and resume."""
+
+import csv
+
+from typer.testing import CliRunner
+
+from experiments.cli import app
+from experiments.published import PUBLISHED, lookup
+from experiments.table import ABLATIONS, COLUMNS
+
+
+def test_table_end_to_end(tmp_path):
+    args = ["table", "--dataset", "digits", "--methods", "relu,flymodel", "--seeds", "2", "--out", str(tmp_path),
+            "--epochs-per-task", "2", "--n-neurons", "100", "--quiet"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for f in ("table.md", "table.csv", "plots/accuracy_over_tasks.png", "relu/seed1/metrics.json",
+              "flymodel/seed0/checkpoint.pt"):
+        assert (tmp_path / f).is_file(), f
+    rows = list(csv.DictReader((tmp_path / "table.csv").open()))
+    assert list(rows[0]) == COLUMNS and [r["method"] for r in rows] == ["relu", "flymodel"]
+    assert rows[1]["epochs_per_task"] == "1" and rows[0]["seeds"] == "2"
+    assert 0 <= float(rows[0]["acc_mean"]) <= 1
+    stamp = (tmp_path / "relu/seed0/checkpoint.pt").stat().st_mtime_ns
+    assert CliRunner().invoke(app, args).exit_code == 0  # finished runs are read back, not retrained
+    assert (tmp_path / "relu/seed0/checkpoint.pt").stat().st_mtime_ns == stamp
+
+
+def test_bad_methods_exit_2(tmp_path):
+    result = CliRunner().invoke(app, ["table", "--methods", "relu,nope", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_published_numbers():
+    assert lookup("mnist", "sdmlp+ewc").acc == 0.83 and lookup("mnist", "dropout") is None
+    assert all(("cifar10-embeddings", r.name) in PUBLISHED for r in ABLATIONS)
