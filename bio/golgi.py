@@ -79,7 +79,9 @@ class RateLoop:
         self.granule.drive_ = padded.ravel()
         self.granule.lam_ = np.tile(lam, self.n_copies)
         self.granule.act_ = 0.0
+        self.granule.inh_ = 0.0  # summed from i = 0; else the first step would see the last run's Golgi
         self.golgi.act_ = 0.0
+        self.golgi.exc_ = 0.0
         mon = b2.StateMonitor(self.granule, "act", record=range(batch * self.n_neurons)) if monitor else None
         if mon is not None:
             self.network.add(mon)

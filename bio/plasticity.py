@@ -24,13 +24,18 @@ def teach(labels: np.ndarray, purkinje_out: np.ndarray) -> np.ndarray:
 def value_update(
     value: np.ndarray, hidden: np.ndarray, teach_signal: np.ndarray, lr_value: float
 ) -> np.ndarray:
-    """Climbing-fiber-gated parallel fiber -> Purkinje plasticity.
+    """Climbing-fiber-gated parallel fiber -> Purkinje plasticity (normalised delta rule).
 
-    dX_v = lr_value * h^T teach / batch, then clip at 0:
-    a parallel fiber synapse changes only when its granule cell was active (h_j > 0), in the
+    dX_v = lr_value * mean_s [h_s^T teach_s / (||h_s||^2 + eps)], then clip at 0.
+    A parallel fiber synapse changes only when its granule cell was active (h_j > 0), in the
     direction the climbing fiber signals (LTP where the target exceeds the output, LTD otherwise).
+    Dividing by the summed squared parallel-fiber activity (heterosynaptic competition on the
+    Purkinje dendrite) makes the step independent of how many granule cells are active: one
+    update moves the Purkinje output a fraction lr_value of the way to the target, stable for
+    0 < lr_value < 2 whether 10 (mature) or all (young, GABA excitatory) granule cells fire.
     """
-    dv = hidden.T @ teach_signal / max(len(hidden), 1)  # (n_neurons, n_outputs)
+    scale = 1.0 / (np.sum(hidden * hidden, axis=1, keepdims=True) + 1e-6)  # (batch, 1)
+    dv = hidden.T @ (teach_signal * scale) / max(len(hidden), 1)  # (n_neurons, n_outputs)
     return np.maximum(value + lr_value * dv, 0.0).astype(np.float32)
 
 

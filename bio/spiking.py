@@ -137,6 +137,8 @@ class SpikingLoop:
         self.granule.g_gaba_ = 0.0
         self.granule.count_ = 0.0
         self.golgi.v_ = float(CONSTANTS["E_Lg"])
+        self.granule.lastspike_ = -1e9  # no refractoriness carried over from the last presentation
+        self.golgi.lastspike_ = -1e9
         self.golgi.g_e_ = 0.0
         ns = dict(CONSTANTS, **namespace, t_read=self.network.t + (duration_ms - read_ms) * b2.ms)
         with codegen(target):
