@@ -123,6 +123,7 @@ def run(
     batch_size: Annotated[int | None, typer.Option(help=_phelp("batch_size"))] = None,
     epochs_per_task: Annotated[int | None, typer.Option(help=_phelp("epochs_per_task"))] = None,
     bio_epochs: Annotated[int | None, typer.Option(help=_phelp("bio_epochs"))] = None,
+    codegen_target: Annotated[str | None, typer.Option(help=_phelp("codegen_target"))] = None,
     classes_per_task: Annotated[int | None, typer.Option(help=_phelp("classes_per_task"))] = None,
     class_order: Annotated[str | None, typer.Option(help=_phelp("class_order"))] = None,
     calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help=_phelp("calibrate"))] = None,

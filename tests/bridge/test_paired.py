@@ -52,10 +52,21 @@ def test_calibration_reaches_target_k(digits):
     assert f["jaccard_mean"] > 0.25 and f["spearman_mean"] > 0.5
 
 
-def test_csdm_run_end_to_end(tmp_path):
-    cfg = PairedConfig(n_neurons=100, epochs_per_task=5, anneal_epochs=2, fidelity_inputs=30, device="cpu")
+def small_digits_npz(tmp_path, digits):
+    """A real but small digits subset (240 train / 100 test), so the paired run stays fast."""
+    f = tmp_path / "digits-small.npz"
+    np.savez(f, x_train=digits.x_train[:240], y_train=digits.y_train[:240], x_test=digits.x_test[:100],
+             y_test=digits.y_test[:100])
+    return str(f)
+
+
+def test_csdm_run_end_to_end(tmp_path, digits):
+    cfg = PairedConfig(dataset="npz", data_dir=small_digits_npz(tmp_path, digits), n_neurons=100,
+                       epochs_per_task=5, anneal_epochs=2, bio_epochs=1, fidelity_inputs=30, device="cpu",
+                       codegen_target="numpy")
     results = run_pair(cfg, tmp_path / "run", progress=False)
     run = tmp_path / "run" / "seed0"
+    n_tasks = 5
     for name in ("config.json", "metrics.json", "fidelity.json", "accuracy_matrix.csv", "checkpoint.pt",
                  "report.html", "plots/fidelity.png"):
         assert (run / name).is_file(), name
@@ -63,7 +74,7 @@ def test_csdm_run_end_to_end(tmp_path):
     assert set(metrics["learners"]) == {"SDMLP", "circuit (transfer)", "circuit (native)"}
     fid = json.loads((run / "fidelity.json").read_text())
     for protocol in ("transfer", "native"):
-        assert len(fid[protocol]) == 5
+        assert len(fid[protocol]) == n_tasks
         for key in ("jaccard_mean", "effective_k_mean", "effective_k_sd", "readout_agreement"):
             assert key in fid[protocol][0]
     report = (run / "report.html").read_text()
