@@ -26,7 +26,7 @@ class Calibration:
 
 
 def solve_for_k(mean_k: Callable[[float], float], target_k: float, bracket: tuple[float, float],
-                xtol: float = 1e-4, maxiter: int = 40) -> tuple[float, float, int]:
+                xtol: float = 1e-3, maxiter: int = 40) -> tuple[float, float, int]:
     """Solve ``mean_k(p) = target_k`` for p in ``bracket``; return (best p, its k, evaluations).
 
     Raises ValueError (with the k reached at both ends) when the bracket does not contain the

@@ -95,13 +95,13 @@ class PairedConfig(BaseModel):
     lr: float = Field(0.2, gt=0, description="SDMLP learning rate")
     batch_size: int = Field(32, ge=1, description="SDMLP batch size")
     epochs_per_task: int = Field(100, ge=1, description="SDMLP epochs per task")
-    bio_epochs: int = Field(3, ge=1, description="circuit presentations of each task (native protocol)")
+    bio_epochs: int = Field(1, ge=1, description="circuit presentations of each task (native protocol)")
     codegen_target: Literal["numpy", "cython"] = Field(
         "cython", description="Brian2 code generation (cython compiles once, ~10 s, then runs ~3x faster)")
     classes_per_task: int = Field(2, ge=1, description="classes per task")
     class_order: Literal["sequential", "random"] = Field("sequential", description="task order of the classes")
     calibrate: bool = Field(True, description="calibrate the Golgi threshold to k before measuring")
-    fidelity_inputs: int = Field(200, ge=10, description="test inputs (all tasks) on which fidelity is measured")
+    fidelity_inputs: int = Field(100, ge=10, description="test inputs (all tasks) on which fidelity is measured")
     seeds: int = Field(1, ge=1, description="number of seeds (0..N-1), one sub-folder each")
     device: str = Field("auto", description="auto | cpu | cuda (SDMLP)")
 

@@ -57,6 +57,15 @@ def _fly(c: TrainConfig, n_inputs: int, n_outputs: int) -> FlyModel:
     return FlyModel(n_inputs, c.n_neurons, n_outputs, k=c.k, m=c.fly_m, lr=c.fly_lr, seed=c.seed)
 
 
+def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
+    """The Brian2 cerebellar circuit with its own local rules (``--epochs-per-task`` presentations of
+    each task; lr, batch size and optimiser do not apply)."""
+    from bio import CerebellarCircuit
+
+    return lambda c, n_inputs, n_outputs: CerebellarCircuit(n_inputs, c.n_neurons, n_outputs, mode=mode,
+                                                            seed=c.seed)
+
+
 def _identity(stream: TaskStream) -> TaskStream:
     return stream
 
@@ -79,6 +88,8 @@ MODELS: dict[str, Method] = {
     "sdmlp+ewc": Method(lambda c, n, o: _sdmlp(c, n, o, _ewc(c))),
     "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c))),
     "oracle": Method(_relu, joint),
+    "bio-rate": Method(_bio("rate")),
+    "bio-spiking": Method(_bio("spiking")),
 }
 
 
