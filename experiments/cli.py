@@ -12,7 +12,7 @@ import typer
 from experiments.config import PairedConfig, TrainConfig, build_config
 
 MODEL_NAMES = ("relu", "topk", "l2", "dropout", "ewc", "mas", "si", "flymodel", "sdmlp", "sdmlp+ewc", "sdmlp+mas",
-               "oracle")  # the registry's names (checked in tests); kept here so --help needs no torch import
+               "oracle", "bio-rate", "bio-spiking")  # the registry's names (checked in tests); kept here so --help needs no torch import
 
 app = typer.Typer(
     help="Cerebellar SDM engine: the SDMLP (Bricken et al., ICLR 2023) and a Brian2 cerebellar circuit "

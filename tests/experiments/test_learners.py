@@ -23,7 +23,10 @@ def test_cli_names_are_the_registry():
     assert set(MODEL_NAMES) == set(MODELS)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+TORCH_AND_FLY = sorted(m for m in MODELS if not m.startswith("bio-"))  # the circuit: tests/bio, and below
+
+
+@pytest.mark.parametrize("name", TORCH_AND_FLY)
 def test_learns_a_single_task(name, digits):
     values = {"model": name, "n_neurons": 300, "k": 20, "anneal_epochs": 3, "epochs_per_task": 15,
               "batch_size": 32, "lr": 0.1, "device": "cpu"}
@@ -42,3 +45,12 @@ def test_joint_stream_merges_all_tasks(digits):
     merged = joint(stream)
     assert len(merged) == 1 and merged[0].classes == tuple(range(10))
     assert len(merged[0].x_train) == sum(len(t.x_train) for t in stream)
+
+
+@pytest.mark.parametrize("name", ["bio-rate", "bio-spiking"])
+def test_registry_builds_the_circuit_as_a_learner(name, digits):
+    config = TrainConfig(model=name, n_neurons=60, k=5, epochs_per_task=1, seed=0)
+    learner = get_method(name).build(config, digits.n_inputs, digits.n_classes)
+    assert learner.mode == name.removeprefix("bio-") and learner.n_neurons == 60
+    x, y = digits.x_train[:20], digits.y_train[:20]
+    assert learner.fit_task(x, y, 1).predict(x).shape == (20,)
