@@ -11,8 +11,9 @@ import typer
 
 from experiments.config import PairedConfig, TrainConfig, build_config
 
+# the registry's names (checked in tests); kept here so --help needs no torch import
 MODEL_NAMES = ("relu", "topk", "l2", "dropout", "ewc", "mas", "si", "flymodel", "sdmlp", "sdmlp+ewc", "sdmlp+mas",
-               "oracle", "bio-rate", "bio-spiking")  # the registry's names (checked in tests); kept here so --help needs no torch import
+               "oracle", "bio-rate", "bio-spiking")
 
 app = typer.Typer(
     help="Cerebellar SDM engine: the SDMLP (Bricken et al., ICLR 2023) and a Brian2 cerebellar circuit "
