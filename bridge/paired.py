@@ -22,6 +22,7 @@ import numpy as np
 
 from ann import SDMLP
 from bridge.calibrate import calibrate_golgi
+from bridge.evaluation import dead_fraction, task_accuracies
 from bridge.fidelity import fidelity
 from bridge.learner import Learner
 from bridge.transfer import normalised_drive, transfer_weights
@@ -47,14 +48,6 @@ class PairedRecord:
     fidelity: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calibration: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tasks_done: int = 0
-
-
-def accuracy_row(learner: Learner, tasks: Sequence[TaskLike]) -> np.ndarray:
-    return np.array([float(np.mean(learner.predict(t.x_test) == t.y_test)) for t in tasks])
-
-
-def dead(learner: Learner, x: np.ndarray, threshold: float) -> float:
-    return float(np.mean(~(learner.hidden(x) > threshold).any(axis=0)))
 
 
 def measure_fidelity(circuit: Learner, x: np.ndarray, k: int, active_threshold: float) -> dict[str, Any]:
@@ -123,9 +116,9 @@ def run_paired(
             learners[protocol] = circuit
         for name, learner in learners.items():
             step(f"task {task.index}: evaluating {name}")
-            record.accuracy[name][task.index] = accuracy_row(learner, tasks)
+            record.accuracy[name][task.index] = task_accuracies(learner, tasks)
             threshold = 0.0 if name == "sdmlp" else active_threshold
-            record.dead_fraction.setdefault(name, []).append(dead(learner, task.x_train, threshold))
+            record.dead_fraction.setdefault(name, []).append(dead_fraction(learner.hidden(task.x_train), threshold))
             if name != "sdmlp":
                 record.fidelity.setdefault(name, []).append(
                     {"task": task.index, **measure_fidelity(learner, fidelity_x, k, active_threshold)})

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from bridge.evaluation import dead_fraction
+
+__all__ = ["average_accuracy", "backward_transfer", "dead_fraction", "forgetting", "learning_accuracy", "summarize"]
+
 
 def _check(R) -> np.ndarray:
     R = np.asarray(R, dtype=float)
@@ -49,11 +53,3 @@ def summarize(R) -> dict[str, float]:
     """All summary metrics of R: ``acc``, ``bwt``, ``forgetting``, ``learning_acc``."""
     return {"acc": average_accuracy(R), "bwt": backward_transfer(R), "forgetting": forgetting(R),
             "learning_acc": learning_accuracy(R)}
-
-
-def dead_fraction(hidden: np.ndarray) -> float:
-    """Fraction of hidden neurons never active (activity <= 0) on any row of ``hidden`` (batch, n_neurons)."""
-    hidden = np.asarray(hidden)
-    if hidden.ndim != 2 or hidden.shape[0] == 0:
-        raise ValueError(f"hidden must be (batch >= 1, n_neurons); got {hidden.shape}.")
-    return float(np.mean(~(hidden > 0).any(axis=0)))

@@ -21,7 +21,7 @@ from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_matrix, plot_fidelity
 from experiments.report import paired_report
-from experiments.rundir import RunDir, atomic_write, write_json
+from experiments.rundir import RunDir, atomic_write, write_csv, write_json
 from experiments.streams import TaskStream, class_incremental
 from experiments.train import task_names
 
@@ -69,13 +69,8 @@ def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: Paired
     fidelity = {p: recs for p, recs in record.fidelity.items()}
     write_json(rundir.file("fidelity.json"), fidelity)
 
-    def csv(f):
-        f.write(",".join(["learner", "after_task", *names]) + "\n")
-        for key, R in record.accuracy.items():
-            for t, row in zip(names, R, strict=True):
-                f.write(",".join([NAMES[key], t, *("" if np.isnan(v) else f"{v:.6f}" for v in row)]) + "\n")
-
-    atomic_write(rundir.file("accuracy_matrix.csv"), csv)
+    write_csv(rundir.file("accuracy_matrix.csv"), ["learner", "after_task", *names],
+              [[NAMES[key], t, *row] for key, R in record.accuracy.items() for t, row in zip(names, R, strict=True)])
     figures = []
     for key, R in record.accuracy.items():
         path = rundir.file(f"plots/accuracy_matrix_{key}.png")

@@ -7,6 +7,7 @@ last finished task.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -60,11 +61,18 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write(path, lambda f: json.dump(_clean(obj), f, indent=2, allow_nan=False))
 
 
-def write_csv(path: Path, matrix: np.ndarray, header: list[str], index: list[str]) -> None:
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    """CSV via the csv module (task names such as "{0,1}" get quoted); floats to 6 decimals, NaN empty."""
+
+    def cell(v: Any) -> Any:
+        if isinstance(v, float | np.floating):
+            return "" if np.isnan(v) else f"{v:.6f}"
+        return v
+
     def write(f):
-        f.write(",".join(["after_task", *header]) + "\n")
-        for name, row in zip(index, matrix, strict=True):
-            f.write(",".join([name, *("" if np.isnan(v) else f"{v:.6f}" for v in row)]) + "\n")
+        out = csv.writer(f, lineterminator="\n")
+        out.writerow(header)
+        out.writerows([cell(v) for v in row] for row in rows)
 
     atomic_write(path, write)
 

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bridge import Learner
-from experiments.metrics import dead_fraction
+from bridge.evaluation import dead_fraction, task_accuracies
 from experiments.streams import TaskStream
 
 
@@ -48,11 +48,6 @@ class RunRecord:
                    int(d["tasks_done"]))
 
 
-def evaluate(learner: Learner, stream: TaskStream) -> np.ndarray:
-    """Accuracy on every task's test set, shape (T,)."""
-    return np.array([float(np.mean(learner.predict(t.x_test) == t.y_test)) for t in stream])
-
-
 def train_stream(
     learner: Learner,
     stream: TaskStream,
@@ -78,7 +73,7 @@ def train_stream(
         def on_epoch(epoch: int, task=task, epoch_bar=epoch_bar) -> None:
             epoch_bar.update(1)
             if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs_per_task:
-                acc = evaluate(learner, stream)
+                acc = task_accuracies(learner, stream)
                 record.curves.append({"task": task.index, "epoch": epoch + 1,
                                       "global_epoch": task.index * epochs_per_task + epoch + 1,
                                       "acc": acc.round(6).tolist()})
@@ -86,7 +81,7 @@ def train_stream(
 
         learner.fit_task(task.x_train, task.y_train, epochs_per_task, on_epoch=on_epoch)
         epoch_bar.close()
-        record.accuracy_matrix[task.index] = evaluate(learner, stream)
+        record.accuracy_matrix[task.index] = task_accuracies(learner, stream)
         record.dead_fraction.append(dead_fraction(learner.hidden(task.x_train)))
         record.tasks_done = task.index + 1
         task_bar.update(1)

@@ -18,7 +18,7 @@ import numpy as np
 from experiments.config import ConfigError, build_config
 from experiments.plots import plot_methods_over_tasks
 from experiments.published import lookup
-from experiments.rundir import RunDir, atomic_write
+from experiments.rundir import RunDir, atomic_write, write_csv
 from experiments.train import run_training
 
 
@@ -109,7 +109,7 @@ def run_table(dataset: str, data_dir: str | None, methods: str, seeds: int, out:
             runs.append(metrics)
         results.append(_summarise(row, config, runs, dataset, methods == "ablations"))
         curves[row.name] = [np.array(m["accuracy_matrix"], dtype=float).mean(axis=1) for m in runs]
-    _write_csv(out / "table.csv", results)
+    write_csv(out / "table.csv", COLUMNS, [[r[c] for c in COLUMNS] for r in results])
     atomic_write(out / "table.md", lambda f: f.write(format_markdown(results, dataset, methods)))
     plot_methods_over_tasks(curves, out / "plots" / "accuracy_over_tasks.png", f"{methods} on split {dataset}")
     return results
@@ -125,17 +125,6 @@ def _summarise(row: Row, config, runs: list[dict], dataset: str, ablations: bool
     out["epochs_per_task"] = 1 if row.model == "flymodel" else config.epochs_per_task
     out["n_neurons"], out["k"] = config.n_neurons, config.k
     return out
-
-
-def _write_csv(path: Path, results: list[dict[str, Any]]) -> None:
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return "" if np.isnan(v) else f"{v:.6f}"
-        text = str(v)
-        return f'"{text}"' if "," in text else text
-
-    atomic_write(path, lambda f: f.write("\n".join([",".join(COLUMNS)] + [
-        ",".join(cell(r[c]) for c in COLUMNS) for r in results]) + "\n"))
 
 
 def format_markdown(results: list[dict[str, Any]], dataset: str, methods: str) -> str:

@@ -26,7 +26,8 @@ def write_results(rundir: RunDir, record: RunRecord, stream: TaskStream, config:
     metrics = {"complete": record.tasks_done == len(stream), "tasks_done": record.tasks_done,
                "tasks": names, **summarize(record.finished_matrix), **record.to_dict(), **(extra or {})}
     write_json(rundir.file(RunDir.METRICS), metrics)
-    write_csv(rundir.file("accuracy_matrix.csv"), record.accuracy_matrix, names, names)
+    write_csv(rundir.file("accuracy_matrix.csv"), ["after_task", *names],
+              [[name, *row] for name, row in zip(names, record.accuracy_matrix, strict=True)])
     title = f"{config.model} on {stream.name}"
     plot_accuracy_curves(record.curves, names, config.epochs_per_task, rundir.file("plots/accuracy.png"), title)
     plot_accuracy_matrix(record.accuracy_matrix, names, rundir.file("plots/accuracy_matrix.png"), title)

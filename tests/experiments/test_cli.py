@@ -1,5 +1,6 @@
 """`csdm train` end to end on digits, resume equivalence, and every bad input of issue #3."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -37,7 +38,10 @@ def test_train_end_to_end_on_digits(tmp_path):
     assert R.shape == (5, 5) and m["complete"]
     assert m["acc"] == pytest.approx(R[-1].mean())
     assert len(m["curves"]) == 15 and len(m["dead_fraction"]) == 5
-    assert (run / "accuracy_matrix.csv").read_text().splitlines()[0] == "after_task,{0,1},{2,3},{4,5},{6,7},{8,9}"
+    with open(run / "accuracy_matrix.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["after_task", "{0,1}", "{2,3}", "{4,5}", "{6,7}", "{8,9}"]
+    assert np.allclose(np.array(rows[1:], dtype=object)[:, 1:].astype(float), R)
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["config"]["n_neurons"] == 60 and "git_revision" in cfg["provenance"]
     assert not list(run.glob(".*.tmp"))  # no temp files left behind
