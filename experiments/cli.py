@@ -127,6 +127,7 @@ def run(
     codegen_target: Annotated[str | None, typer.Option(help=_phelp("codegen_target"))] = None,
     classes_per_task: Annotated[int | None, typer.Option(help=_phelp("classes_per_task"))] = None,
     class_order: Annotated[str | None, typer.Option(help=_phelp("class_order"))] = None,
+    smoothing: Annotated[float | None, typer.Option(help=_phelp("smoothing"))] = None,
     calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help=_phelp("calibrate"))] = None,
     fidelity_inputs: Annotated[int | None, typer.Option(help=_phelp("fidelity_inputs"))] = None,
     seeds: Annotated[int | None, typer.Option(help=_phelp("seeds"))] = None,

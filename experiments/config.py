@@ -100,6 +100,8 @@ class PairedConfig(BaseModel):
         "cython", description="Brian2 code generation (cython compiles once, ~10 s, then runs ~3x faster)")
     classes_per_task: int = Field(2, ge=1, description="classes per task")
     class_order: Literal["sequential", "random"] = Field("sequential", description="task order of the classes")
+    smoothing: float = Field(0.05, gt=0, description="L of Eq. 13: granule response smoothing (smaller: closer "
+                             "to all-or-none, a sharper Top-K)")
     calibrate: bool = Field(True, description="calibrate the Golgi threshold to k before measuring")
     fidelity_inputs: int = Field(100, ge=10, description="test inputs (all tasks) on which fidelity is measured")
     seeds: int = Field(1, ge=1, description="number of seeds (0..N-1), one sub-folder each")

