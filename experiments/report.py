@@ -41,8 +41,10 @@ def paired_report(title: str, config: dict, metrics: dict, fidelity: dict, calib
         for name, m in learners.items())
     fid_keys = ["jaccard_mean", "effective_k_mean", "effective_k_sd", "effective_k_min", "effective_k_max",
                 "precision_mean", "recall_mean", "spearman_mean", "readout_agreement"]
+    fid_head = ["after task", "Jaccard", "k mean", "k sd", "k min", "k max", "precision", "recall", "Spearman",
+                "read-out agreement"]
     fid = "".join(
-        f"<h3>circuit ({html.escape(p)})</h3>" + _table(["after task", *fid_keys],
+        f"<h3>circuit ({html.escape(p)})</h3>" + _table(fid_head,
                                                         [[r["task"], *[r[k] for k in fid_keys]] for r in recs])
         for p, recs in fidelity.items())
     cal = "".join(
@@ -54,8 +56,10 @@ def paired_report(title: str, config: dict, metrics: dict, fidelity: dict, calib
     figs = "".join(_img(f) for f in figures if f.exists())
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}
-th{{background:#eee}}img{{max-width:100%;margin:0.5em 0}}</style></head><body>
+table{{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.85em}}
+td,th{{border:1px solid #bbb;padding:3px 6px;text-align:right}}
+th{{background:#eee}}img{{max-width:100%;margin:0.5em 0}}
+img[alt^="accuracy_matrix"]{{max-width:48%}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>The SDMLP (Bricken et al., ICLR 2023) and the Brian2 cerebellar circuit on the same class-incremental
 stream and seed. <b>transfer</b>: the circuit runs the SDMLP's weights after every task; <b>native</b>: the
