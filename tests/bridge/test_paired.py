@@ -99,3 +99,27 @@ def test_csdm_run_end_to_end(tmp_path, digits):
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["seeds"] == 1
     # transfer: the circuit runs the SDMLP's own weights, so it should read out like it
     assert results[0]["fidelity"]["transfer"][-1]["readout_agreement"] > 0.5
+
+
+@pytest.mark.slow
+def test_csdm_run_resume_gives_identical_results(tmp_path, digits, monkeypatch):
+    import experiments.paired_run as paired_run
+
+    cfg = PairedConfig(dataset="npz", data_dir=small_digits_npz(tmp_path, digits), n_neurons=60,
+                       epochs_per_task=3, anneal_epochs=1, fidelity_inputs=20, device="cpu", codegen_target="numpy")
+    full = run_pair(cfg, tmp_path / "full", progress=False)[0]
+    real_write, calls = paired_run._write, {"n": 0}
+
+    def crash_after_two_tasks(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_write(*args)
+
+    monkeypatch.setattr(paired_run, "_write", crash_after_two_tasks)
+    with pytest.raises(KeyboardInterrupt):
+        run_pair(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(paired_run, "_write", real_write)
+    resumed = run_pair(cfg, tmp_path / "cut", resume=True, progress=False)[0]
+    assert resumed["metrics"]["learners"] == full["metrics"]["learners"]
+    assert resumed["fidelity"] == full["fidelity"]
