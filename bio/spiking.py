@@ -65,7 +65,7 @@ class SpikingLoop:
             threshold="v > V_th",
             reset=equations.GRANULE_RESET,
             refractory=GRANULE_REFRACTORY,
-            method="euler",
+            method="exponential_euler",
             dt=dt,
         )
         self.golgi = b2.NeuronGroup(
@@ -74,7 +74,7 @@ class SpikingLoop:
             threshold="v > V_th_golgi",
             reset="v = V_reset_golgi",
             refractory=GOLGI_REFRACTORY,
-            method="euler",
+            method="exponential_euler",
             dt=dt,
         )
         self.dendrite_syn = self._synapses(

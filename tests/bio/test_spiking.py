@@ -13,7 +13,7 @@ def test_spiking_rates_rank_correlate_with_rate_mode(digits):
     spk = bio.CerebellarCircuit(64, 300, 10, mode="spiking", **kw)
     rate = bio.CerebellarCircuit(64, 300, 10, mode="rate", **kw)
     for c in (spk, rate):
-        c.chloride_mM_[:] = c._chloride(c.e_cl_mature_mV)
+        c.mature()
     h_spk, h_rate = spk.hidden(x[:20]), rate.hidden(x[:20])
     assert 0 < (h_spk > 0).sum(axis=1).mean() < 300  # inhibition leaves a subset active
     rho = np.mean([spearmanr(a, b)[0] for a, b in zip(h_spk, h_rate, strict=True)])
@@ -39,3 +39,15 @@ def test_spiking_learns_two_digits(digits):
     )
     c.fit_task(x[:120], y[:120], epochs=2)
     assert (c.predict(x[120:]) == y[120:]).mean() > 0.75  # chance 0.5; measured 0.825
+
+
+def test_strong_inhibition_stays_stable(digits):
+    """Exponential Euler keeps large GABA conductances stable: more Golgi gain never activates more
+    granule cells (forward Euler at dt = 0.1 ms blew up above a gain of ~100 and activated all)."""
+    x, _ = digits
+    counts = []
+    for gain in (10.0, 1000.0):
+        c = bio.CerebellarCircuit(64, 200, 10, mode="spiking", seed=0, golgi_gain=gain, batch_size=10)
+        c.mature()
+        counts.append((c.hidden(x[:10]) > 0).sum(axis=1).mean())
+    assert counts[1] <= counts[0] < 200
