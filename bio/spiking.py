@@ -48,7 +48,7 @@ class SpikingLoop:
     ----------
     graph : from :func:`bio.wiring.circuit_graph`.
     n_copies : presentations simulated at once.
-    dt_ms : integration step (Euler; <= 0.1 ms recommended for these time constants).
+    dt_ms : integration step (exponential Euler, stable for large conductances; <= 0.1 ms recommended).
     """
 
     def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float) -> None:
