@@ -58,15 +58,17 @@ def calibrate_golgi(circuit, x: np.ndarray, target_k: float, parameter: str = "g
         raise ValueError(f"the circuit has no Golgi parameter {parameter!r}; use golgi_threshold or golgi_gain.")
     threshold = circuit.active_threshold if active_threshold is None else active_threshold
     original = getattr(circuit, parameter)
+    counts: dict[float, np.ndarray] = {}  # active cells per input at each parameter value tried
 
-    def counts(p: float) -> np.ndarray:
+    def mean_k(p: float) -> float:
         setattr(circuit, parameter, p)
-        return (circuit.hidden(x) > threshold).sum(axis=1)
+        counts[p] = (circuit.hidden(x) > threshold).sum(axis=1)
+        return float(counts[p].mean())
 
     try:
-        best, k, n = solve_for_k(lambda p: counts(p).mean(), target_k, bracket)
+        best, k, n = solve_for_k(mean_k, target_k, bracket)
     except ValueError:
         setattr(circuit, parameter, original)
         raise
-    sd = float(counts(best).std())
-    return Calibration(parameter, best, k, sd, float(target_k), n + 1)
+    setattr(circuit, parameter, best)
+    return Calibration(parameter, best, k, float(counts[best].std()), float(target_k), n)

@@ -51,13 +51,19 @@ class PairedRecord:
 
 
 def measure_fidelity(circuit: Learner, x: np.ndarray, k: int, active_threshold: float) -> dict[str, Any]:
-    """Fidelity of ``circuit`` on inputs ``x`` against the exact Top-K SDMLP with its own weights."""
+    """Fidelity of ``circuit`` on inputs ``x`` against the exact Top-K SDMLP with its own weights.
+
+    Both read-outs are the SDM read-out of the same values, argmax of y = h X_v (Algorithm 1 step 4;
+    the Purkinje sum in the circuit), so each circuit presentation is simulated once.
+    """
     weights = circuit.get_weights()
     n_neurons, n_outputs = weights["value"].shape
     reference = SDMLP(x.shape[1], n_neurons, n_outputs, k=k, anneal_epochs=0, device="cpu")
     reference.set_weights(weights)
-    return fidelity(normalised_drive(x, weights["address"]), reference.hidden(x), circuit.hidden(x), k,
-                    active_threshold, reference.predict(x), circuit.predict(x))
+    topk_activity, bio_activity = reference.hidden(x), circuit.hidden(x)
+    topk_pred, bio_pred = (np.argmax(h @ weights["value"], axis=1) for h in (topk_activity, bio_activity))
+    return fidelity(normalised_drive(x, weights["address"]), topk_activity, bio_activity, k, active_threshold,
+                    topk_pred, bio_pred)
 
 
 def run_paired(
