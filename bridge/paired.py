@@ -77,6 +77,7 @@ def run_paired(
     fidelity_x: np.ndarray,
     bio_epochs: int = 1,
     calibration_x: np.ndarray | None = None,
+    golgi_search: tuple[str, tuple[float, float]] = ("golgi_threshold", (-2.0, 2.0)),
     record: PairedRecord | None = None,
     on_task_end: Callable[[PairedRecord], None] | None = None,
     on_step: Callable[[str], None] | None = None,
@@ -87,7 +88,8 @@ def run_paired(
     all tasks' test inputs). With ``calibration_x``, the Golgi threshold is calibrated to k on
     those inputs: in ``transfer`` after every weight transfer, in ``native`` once before the
     first task on a matured copy of the circuit's state (the young circuit then learns with
-    that Golgi cell and goes through its own GABA switch). ``record`` resumes after
+    that Golgi cell and goes through its own GABA switch). ``golgi_search`` names the Golgi
+    parameter solved for and its bracket. ``record`` resumes after
     ``record.tasks_done`` tasks (the learners must hold the matching state); ``on_step(message)``
     reports progress within a task.
     """
@@ -103,7 +105,7 @@ def run_paired(
         native = circuits["native"]
         young = native.state_dict()
         native.mature()  # tune the Golgi cell for the adult circuit, then give the young state back
-        calibration = calibrate_golgi(native, calibration_x, k, active_threshold=active_threshold)
+        calibration = calibrate_golgi(native, calibration_x, k, *golgi_search, active_threshold=active_threshold)
         native.load_state_dict(young)
         record.calibration.setdefault("native", []).append(vars(calibration))
     for task in tasks[record.tasks_done :]:
@@ -115,8 +117,9 @@ def run_paired(
             if protocol == "transfer":
                 transfer_weights(ann, circuit)
                 if calibration_x is not None:
-                    record.calibration.setdefault("transfer", []).append(
-                        vars(calibrate_golgi(circuit, calibration_x, k, active_threshold=active_threshold)))
+                    calibration = calibrate_golgi(circuit, calibration_x, k, *golgi_search,
+                                                  active_threshold=active_threshold)
+                    record.calibration.setdefault("transfer", []).append(vars(calibration))
             else:
                 circuit.fit_task(task.x_train, task.y_train, bio_epochs)
             learners[protocol] = circuit

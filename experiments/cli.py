@@ -162,10 +162,13 @@ def run(
 def calibrate_cmd(
     k: Annotated[int, typer.Option("--k", help="target number of active granule cells")] = 10,
     mode: Annotated[str, typer.Option(help="circuit mode: rate | spiking")] = "rate",
-    parameter: Annotated[str, typer.Option(help="Golgi parameter to solve for: golgi_threshold | golgi_gain")]
-    = "golgi_threshold",
-    low: Annotated[float, typer.Option(help="lower end of the search bracket")] = -2.0,
-    high: Annotated[float, typer.Option(help="upper end of the search bracket")] = 2.0,
+    parameter: Annotated[str | None, typer.Option(
+        help="Golgi parameter to solve for: golgi_threshold | golgi_gain [default: rate golgi_threshold, "
+        "spiking golgi_gain]")] = None,
+    low: Annotated[float | None, typer.Option(help="lower end of the search bracket [default: rate -2, "
+                                              "spiking 0.5]")] = None,
+    high: Annotated[float | None, typer.Option(help="upper end of the search bracket [default: rate 2, "
+                                               "spiking 300]")] = None,
     n_neurons: Annotated[int, typer.Option(help="granule cells")] = 1000,
     dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist | npz")] = "digits",
     data_dir: Annotated[str | None, typer.Option(help="folder of IDX files, or the .npz file")] = None,
@@ -184,14 +187,19 @@ def calibrate_cmd(
     from bridge.calibrate import calibrate_golgi
     from bridge.paired import measure_fidelity
     from experiments.data import load_dataset
-    from experiments.paired_run import spiking_active_threshold
+    from experiments.paired_run import GOLGI_SEARCH, spiking_active_threshold
 
+    if mode not in GOLGI_SEARCH:
+        raise ValueError(f"--mode must be 'rate' or 'spiking'. Got {mode!r}.")
+    default_parameter, (default_low, default_high) = GOLGI_SEARCH[mode]
+    parameter = parameter or default_parameter
+    bracket = (default_low if low is None else low, default_high if high is None else high)
     data = load_dataset(dataset, data_dir)
     x = data.x_test[np.random.default_rng(seed).choice(len(data.x_test), min(inputs, len(data.x_test)), False)]
     circuit = CerebellarCircuit(data.n_inputs, n_neurons, data.n_classes, mode=mode, seed=seed)
     circuit.mature()
     threshold = circuit.active_threshold if mode == "rate" else spiking_active_threshold(circuit)
-    cal = calibrate_golgi(circuit, x, k, parameter, (low, high), active_threshold=threshold)
+    cal = calibrate_golgi(circuit, x, k, parameter, bracket, active_threshold=threshold)
     fid = measure_fidelity(circuit, x, k, threshold)
     typer.echo(f"{parameter} = {cal.value:.6g}: effective k {cal.achieved_k:.2f} +- {cal.achieved_k_sd:.2f} "
                f"(target {k}, {cal.evaluations} evaluations on {len(x)} {dataset} inputs, {mode} mode)")

@@ -28,6 +28,11 @@ from experiments.train import task_names
 NAMES = {"sdmlp": "SDMLP", "transfer": "circuit (transfer)", "native": "circuit (native)"}
 
 
+# The Golgi parameter calibrated per mode, and its search bracket: in rate mode Eq. 13's b_i; in
+# spiking mode the Golgi synaptic gain (the Golgi threshold saturates there before k reaches ~10).
+GOLGI_SEARCH = {"rate": ("golgi_threshold", (-2.0, 2.0)), "spiking": ("golgi_gain", (0.5, 300.0))}
+
+
 def spiking_active_threshold(circuit: CerebellarCircuit) -> float:
     """Half a spike in the read window, in the units of the spiking ``hidden`` (rate x 2 ms refractory)."""
     return 0.5 * 2.0 / circuit.read_ms
@@ -115,6 +120,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
     record = run_paired(ann, circuits, stream.tasks, cfg.epochs_per_task, k=cfg.k, active_threshold=threshold,
                         fidelity_x=_fidelity_sample(stream, cfg.fidelity_inputs, seed), bio_epochs=cfg.bio_epochs,
                         calibration_x=_calibration_sample(stream, cfg.fidelity_inputs, seed) if cfg.calibrate else None,
+                        golgi_search=GOLGI_SEARCH[cfg.mode],
                         record=record, on_task_end=on_task_end, on_step=bar.set_postfix_str)
     bar.close()
     return {"seed": seed, "folder": str(rundir.path), "metrics": _write(rundir, record, stream, cfg),
