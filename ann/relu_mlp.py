@@ -32,6 +32,7 @@ class ReLUMLP(TorchLearner):
 
     ``dropout``: probability of zeroing a hidden unit while training (0 = off).
     ``regularizer``: an ``ann.regularizers`` penalty (L2, EWC, MAS, SI) or None.
+    ``grad_clip``: cap on the gradient's L2 norm per step (None: off).
     """
 
     def __init__(
@@ -47,13 +48,14 @@ class ReLUMLP(TorchLearner):
         regularizer=None,
         device: str = "auto",
         seed: int = 0,
+        grad_clip: float | None = None,
     ) -> None:
         _check_int("n_neurons", n_neurons, 1)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"The 'dropout' parameter of ReLUMLP must be a float in [0, 1). Got {dropout!r}.")
         self.n_neurons, self.dropout = n_neurons, dropout
         super().__init__(n_inputs, n_outputs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                         device=device, seed=seed, regularizer=regularizer)
+                         device=device, seed=seed, regularizer=regularizer, grad_clip=grad_clip)
 
     def _build(self) -> ReLUNet:
         return ReLUNet(self.n_inputs, self.n_neurons, self.n_outputs, self.dropout)

@@ -88,6 +88,7 @@ class SDMLP(TorchLearner):
     n_models : train this many independent models (seeds seed..seed+n_models-1) as one
         batched model; ``predict`` then returns (n_models, N).
     regularizer : an ``ann.regularizers`` penalty (SDMLP+EWC, SDMLP+MAS).
+    grad_clip : cap on each model's gradient L2 norm per step (None: off; the reference code uses 1.0).
 
     Examples
     --------
@@ -122,6 +123,7 @@ class SDMLP(TorchLearner):
         seed: int = 0,
         n_models: int = 1,
         regularizer=None,
+        grad_clip: float | None = None,
     ) -> None:
         _check_int("n_neurons", n_neurons, 2)
         _check_int("k", k, 1, n_neurons - 1)
@@ -139,7 +141,8 @@ class SDMLP(TorchLearner):
         self.hidden_bias, self.output_bias = hidden_bias, output_bias
         self.zero_address_neurons = 0  # neurons whose address became all-zero after clamping
         super().__init__(n_inputs, n_outputs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                         device=device, seed=seed, n_models=n_models, regularizer=regularizer)
+                         device=device, seed=seed, n_models=n_models, regularizer=regularizer,
+                         grad_clip=grad_clip)
 
     def _build(self) -> SDMNet:
         return SDMNet(self.n_inputs, self.n_neurons, self.n_outputs, self.current_k(0), self.topk_mode,

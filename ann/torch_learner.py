@@ -11,6 +11,8 @@ and hidden (S, B, r); each model draws its own batch order, and the loss is the 
 the models' mean losses, so each model's gradient is exactly its own single-seed
 gradient. With S = 1 this is the ordinary single-model path (one code path for both).
 
+``grad_clip`` caps each model's gradient norm before the step (the reference code's 1.0).
+
 Continual-learning regularisers (``ann.regularizers``) are components: any learner takes
 ``regularizer=``; the loop adds ``regularizer.penalty(net)`` to the loss, calls
 ``before_step`` / ``after_step`` around each optimiser step and ``after_task`` at the end
@@ -93,8 +95,11 @@ class TorchLearner:
         seed: int,
         n_models: int = 1,
         regularizer: Regularizer | None = None,
+        grad_clip: float | None = None,
     ) -> None:
         _check_int("n_inputs", n_inputs, 1)
+        if grad_clip is not None and not (grad_clip > 0 and np.isfinite(grad_clip)):
+            raise ValueError(f"The 'grad_clip' parameter must be a finite float > 0 or None. Got {grad_clip!r}.")
         _check_int("n_models", n_models, 1)
         if n_models > 1 and not self.batched:
             raise ValueError(f"The 'n_models' parameter of {type(self).__name__} must be 1 (batched seeds are "
@@ -107,7 +112,7 @@ class TorchLearner:
             raise ValueError(f"The 'lr' parameter must be a finite float > 0. Got {lr}.")
         self.n_inputs, self.n_outputs = n_inputs, n_outputs
         self.lr, self.batch_size, self.seed, self.n_models = lr, batch_size, seed, n_models
-        self.regularizer = regularizer
+        self.regularizer, self.grad_clip = regularizer, grad_clip
         self.device = resolve_device(device)
         self._gens = [torch.Generator().manual_seed(s) for s in self.seeds]
         with torch.random.fork_rng(devices=[]):
@@ -167,10 +172,26 @@ class TorchLearner:
             loss = loss + reg.penalty(self.net)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.grad_clip is not None:
+            self._clip_gradients(self.grad_clip)
         self.optimizer.step()
         self._after_step(hidden.detach())
         if reg is not None:
             reg.after_step(self.net)
+
+    @torch.no_grad()
+    def _clip_gradients(self, max_norm: float) -> None:
+        """Scale each model's gradient to total L2 norm <= ``max_norm`` (over all its parameters).
+
+        The same rule as ``torch.nn.utils.clip_grad_norm_`` (the reference code clips at 1.0), applied
+        per stacked model so that a batched learner's seeds stay independent.
+        """
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        per_model = [g.flatten(1) if self.batched else g.reshape(1, -1) for g in grads]
+        norm = torch.sqrt(sum(g.pow(2).sum(dim=1) for g in per_model))  # (S,)
+        scale = (max_norm / (norm + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(scale.view(-1, *[1] * (g.dim() - 1)) if self.batched else scale)
 
     def _on_task_end(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Called at the end of ``fit_task`` with the task's prepared data (importances, anchors)."""

@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 
 from bio import equations
-from bio.brian import block_synapses, codegen
+from bio.brian import block_synapses, codegen, frozen_gc
 from bio.wiring import normalised_weights
 
 
@@ -85,7 +85,7 @@ class RateLoop:
         mon = b2.StateMonitor(self.granule, "act", record=range(batch * self.n_neurons)) if monitor else None
         if mon is not None:
             self.network.add(mon)
-        with codegen(target):
+        with codegen(target), frozen_gc():
             self.network.run(duration_ms * b2.ms, namespace=namespace)
         e = self.granule.act_[:].reshape(self.n_copies, self.n_neurons)[:batch].astype(np.float32)
         if mon is None:

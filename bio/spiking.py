@@ -18,7 +18,7 @@ import networkx as nx
 import numpy as np
 
 from bio import equations
-from bio.brian import block_synapses, codegen
+from bio.brian import block_synapses, codegen, frozen_gc
 from bio.wiring import normalised_weights
 
 # Fore et al. 2020, granular layer: granule cells, then Golgi cells (suffix g / _golgi).
@@ -141,7 +141,7 @@ class SpikingLoop:
         self.golgi.lastspike_ = -1e9
         self.golgi.g_e_ = 0.0
         ns = dict(CONSTANTS, **namespace, t_read=self.network.t + (duration_ms - read_ms) * b2.ms)
-        with codegen(target):
+        with codegen(target), frozen_gc():
             b2.seed(seed)
             self.network.run(duration_ms * b2.ms, namespace=ns)
         counts = self.granule.count_[:].reshape(self.n_copies, self.n_neurons)[:batch]

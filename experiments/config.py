@@ -32,6 +32,8 @@ class TrainConfig(BaseModel):
     optimizer: Literal["sgd", "sgdm", "adam", "rmsprop"] = Field("sgd", description="optimiser (paper: sgd)")
     lr: float = Field(0.2, gt=0, description="learning rate")
     batch_size: int = Field(32, ge=1, description="batch size")
+    grad_clip: float | None = Field(None, gt=0, description="cap on the gradient L2 norm per step (reference "
+                                    "code: 1.0; None: off)")
     epochs_per_task: int = Field(100, ge=1, description="epochs on each task")
     classes_per_task: int = Field(2, ge=1, description="classes per task (class-incremental)")
     class_order: Literal["sequential", "random"] = Field("sequential", description="task order of the classes")

@@ -30,7 +30,7 @@ def _sdmlp(c: TrainConfig, n_inputs: int, n_outputs: int, regularizer: Importanc
              "output_bias": c.output_bias, "anneal_epochs": c.anneal_epochs, **constraints}
     return SDMLP(n_inputs, c.n_neurons, n_outputs, k=c.k, topk_mode=c.topk_mode, gaba_s=c.gaba_s, lr=c.lr,
                  batch_size=c.batch_size, optimizer=c.optimizer, rectify_inputs=c.rectify_inputs,
-                 device=c.device, seed=c.seed, regularizer=regularizer, **flags)
+                 grad_clip=c.grad_clip, device=c.device, seed=c.seed, regularizer=regularizer, **flags)
 
 
 def _topk(c: TrainConfig, n_inputs: int, n_outputs: int) -> SDMLP:
@@ -42,7 +42,7 @@ def _topk(c: TrainConfig, n_inputs: int, n_outputs: int) -> SDMLP:
 def _relu(c: TrainConfig, n_inputs: int, n_outputs: int, regularizer: ImportancePenalty | None = None,
           dropout: float = 0.0) -> ReLUMLP:
     return ReLUMLP(n_inputs, c.n_neurons, n_outputs, lr=c.lr, batch_size=c.batch_size, optimizer=c.optimizer,
-                   dropout=dropout, regularizer=regularizer, device=c.device, seed=c.seed)
+                   dropout=dropout, regularizer=regularizer, grad_clip=c.grad_clip, device=c.device, seed=c.seed)
 
 
 def _ewc(c: TrainConfig) -> EWC:

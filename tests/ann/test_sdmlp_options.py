@@ -41,10 +41,13 @@ def test_no_anneal_changes_k():
     assert make(anneal_epochs=5).k == 40 and make(anneal_epochs=0).k == 4
 
 
-def test_batched_seeds_equal_single_seed_runs():
-    batched = SDMLP(12, 40, 3, k=4, lr=0.5, batch_size=16, device="cpu", seed=5, n_models=3, gaba_s=200.0)
+@pytest.mark.parametrize("grad_clip", [None, 0.05])
+def test_batched_seeds_equal_single_seed_runs(grad_clip):
+    """Also with gradient clipping, which must act per model (a joint norm would couple the seeds)."""
+    kw = dict(k=4, lr=0.5, batch_size=16, device="cpu", gaba_s=200.0, grad_clip=grad_clip)
+    batched = SDMLP(12, 40, 3, seed=5, n_models=3, **kw)
     batched.fit_task(X, Y, 2).fit_task(X[:32], Y[:32], 1)
-    singles = [SDMLP(12, 40, 3, k=4, lr=0.5, batch_size=16, device="cpu", seed=5 + i, gaba_s=200.0)
+    singles = [SDMLP(12, 40, 3, seed=5 + i, **kw)
                .fit_task(X, Y, 2).fit_task(X[:32], Y[:32], 1) for i in range(3)]
     for i, single in enumerate(singles):
         for name in ("address", "value"):
@@ -66,3 +69,19 @@ def test_regularizer_needs_a_single_model():
 
     with pytest.raises(ValueError, match="n_models=1"):
         make(n_models=2, regularizer=EWC())
+
+
+def test_grad_clip_caps_the_step():
+    """Plain SGD, lr 1, one full batch: the parameter change is the clipped gradient, norm = grad_clip."""
+    from ann import ReLUMLP
+
+    def step_norm(grad_clip):
+        m = ReLUMLP(12, 8, 3, lr=1.0, batch_size=64, device="cpu", seed=0, grad_clip=grad_clip)
+        before = [p.detach().clone() for p in m.net.parameters()]
+        m.fit_task(X, Y, 1)
+        return float(torch.sqrt(sum(((p - b) ** 2).sum() for p, b in zip(m.net.parameters(), before, strict=True))))
+
+    assert step_norm(None) > 0.01
+    assert step_norm(0.01) == pytest.approx(0.01, rel=1e-3)
+    with pytest.raises(ValueError, match="grad_clip"):
+        ReLUMLP(12, 8, 3, device="cpu", grad_clip=0.0)
