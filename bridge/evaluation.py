@@ -10,14 +10,19 @@ from bridge.learner import Learner
 
 
 def task_accuracies(learner: Learner, tasks: Iterable) -> np.ndarray:
-    """Accuracy on every task's test set (objects with ``x_test``, ``y_test``), shape (T,)."""
-    return np.array([float(np.mean(learner.predict(t.x_test) == t.y_test)) for t in tasks])
+    """Accuracy on every task's test set (objects with ``x_test``, ``y_test``), shape (T,).
+
+    A batched learner (``predict`` returning (S, N), one row per seed) gives (S, T).
+    """
+    return np.stack([np.mean(learner.predict(t.x_test) == t.y_test, axis=-1) for t in tasks], axis=-1)
 
 
-def dead_fraction(hidden: np.ndarray, threshold: float = 0.0) -> float:
+def dead_fraction(hidden: np.ndarray, threshold: float = 0.0) -> float | np.ndarray:
     """Fraction of hidden neurons never active (activity <= ``threshold``) on any row of ``hidden``
-    (batch, n_neurons): never in the Top-K, or a granule cell never above its activity threshold."""
+    (batch, n_neurons): never in the Top-K, or a granule cell never above its activity threshold.
+    A batched learner's hidden (S, batch, n_neurons) gives one fraction per seed, shape (S,)."""
     hidden = np.asarray(hidden)
-    if hidden.ndim != 2 or hidden.shape[0] == 0:
-        raise ValueError(f"hidden must be (batch >= 1, n_neurons); got {hidden.shape}.")
-    return float(np.mean(~(hidden > threshold).any(axis=0)))
+    if hidden.ndim not in (2, 3) or hidden.shape[-2] == 0:
+        raise ValueError(f"hidden must be (batch >= 1, n_neurons) or (S, batch, n_neurons); got {hidden.shape}.")
+    dead = np.mean(~(hidden > threshold).any(axis=-2), axis=-1)
+    return float(dead) if hidden.ndim == 2 else dead

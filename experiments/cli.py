@@ -72,6 +72,7 @@ def train(
     classes_per_task: Annotated[int | None, typer.Option(help=_help("classes_per_task"))] = None,
     class_order: Annotated[str | None, typer.Option(help=_help("class_order"))] = None,
     seed: Annotated[int | None, typer.Option(help=_help("seed"))] = None,
+    n_models: Annotated[int | None, typer.Option(help=_help("n_models"))] = None,
     device: Annotated[str | None, typer.Option(help=_help("device"))] = None,
     rectify_inputs: Annotated[bool | None, typer.Option("--rectify-inputs", help=_help("rectify_inputs"))] = None,
     eval_every: Annotated[int | None, typer.Option(help=_help("eval_every"))] = None,
@@ -107,7 +108,8 @@ def train(
     cfg = build_config(values, config)
     out = out or Path("runs") / f"train-{cfg.model}-{cfg.dataset}-s{cfg.seed}"
     metrics = run_training(cfg, out, resume=resume, overwrite=overwrite, progress=not quiet)
-    typer.echo(format_summary(metrics))
+    for seed, seed_metrics in zip(metrics.get("seeds", [cfg.seed]), metrics.get("per_seed", [metrics]), strict=True):
+        typer.echo(f"seed {seed}\n{format_summary(seed_metrics)}")
     typer.echo(f"run folder: {out}")
 
 
@@ -246,12 +248,16 @@ def table(
     grad_clip: Annotated[float | None, typer.Option(help=_help("grad_clip"))] = None,
     eval_every: Annotated[int | None, typer.Option(help=_help("eval_every"))] = None,
     device: Annotated[str | None, typer.Option(help=_help("device"))] = None,
+    batch_seeds: Annotated[bool, typer.Option("--batch-seeds/--sequential-seeds",
+                                              help="train the seeds of SDMLP-family rows as one batched model")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
 ) -> None:
     """Train every method on the same class-incremental stream and compare with the paper.
 
     Each (method, seed) is a resumable run folder OUT/METHOD/seedN; rerunning the same
-    command continues an interrupted table. Writes OUT/table.md, OUT/table.csv (ACC, BWT,
+    command continues an interrupted table. The seeds of the SDMLP-family rows (sdmlp,
+    sdmlp-k1, topk and the ablations) train as one batched model (OUT/METHOD holds its
+    checkpoint) unless --sequential-seeds. Writes OUT/table.md, OUT/table.csv (ACC, BWT,
     forgetting as mean ± SEM, the published ACC beside ours) and
     OUT/plots/accuracy_over_tasks.png. Example:
 
@@ -261,7 +267,7 @@ def table(
 
     options = {name: v for name, v in locals().items() if name in TrainConfig.model_fields and v is not None}
     options.pop("dataset"), options.pop("data_dir", None)
-    results = run_table(dataset, data_dir, methods, seeds, out, options, progress=not quiet)
+    results = run_table(dataset, data_dir, methods, seeds, out, options, progress=not quiet, batch_seeds=batch_seeds)
     typer.echo(format_markdown(results, dataset, methods))
     typer.echo(f"table folder: {out}")
 

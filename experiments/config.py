@@ -38,6 +38,8 @@ class TrainConfig(BaseModel):
     classes_per_task: int = Field(2, ge=1, description="classes per task (class-incremental)")
     class_order: Literal["sequential", "random"] = Field("sequential", description="task order of the classes")
     seed: int = Field(0, ge=0, description="seed of weights, batch order and random class order")
+    n_models: int = Field(1, ge=1, description="train seeds seed..seed+N-1 as one batched model (stacked "
+                          "weights, batched matmuls; SDMLP family); results per seed in OUT/seedN")
     device: str = Field("auto", description="auto | cpu | cuda")
     rectify_inputs: bool = Field(False, description="ReLU the inputs instead of refusing negative ones")
     eval_every: int = Field(10, ge=1, description="epochs between learning-curve evaluations")
@@ -60,6 +62,8 @@ class TrainConfig(BaseModel):
     def _k_below_n(self) -> TrainConfig:
         if self.k >= self.n_neurons:
             raise ValueError(f"k={self.k} must be < n_neurons={self.n_neurons} (Top-K needs a (k+1)-th neuron)")
+        if self.n_models > 1 and self.class_order == "random":
+            raise ValueError("--n-models > 1 needs --class-order sequential (the seeds share one stream)")
         if self.gaba_s is not None and self.anneal_epochs:
             raise ValueError("use either --gaba-s (Eq. 12) or --anneal-epochs (Eq. 4), not both; "
                              "set --anneal-epochs 0 with --gaba-s")

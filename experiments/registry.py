@@ -30,7 +30,8 @@ def _sdmlp(c: TrainConfig, n_inputs: int, n_outputs: int, regularizer: Importanc
              "output_bias": c.output_bias, "anneal_epochs": c.anneal_epochs, **constraints}
     return SDMLP(n_inputs, c.n_neurons, n_outputs, k=c.k, topk_mode=c.topk_mode, gaba_s=c.gaba_s, lr=c.lr,
                  batch_size=c.batch_size, optimizer=c.optimizer, rectify_inputs=c.rectify_inputs,
-                 grad_clip=c.grad_clip, device=c.device, seed=c.seed, regularizer=regularizer, **flags)
+                 grad_clip=c.grad_clip, device=c.device, seed=c.seed, n_models=c.n_models,
+                 regularizer=regularizer, **flags)
 
 
 def _topk(c: TrainConfig, n_inputs: int, n_outputs: int) -> SDMLP:
@@ -73,12 +74,13 @@ def _identity(stream: TaskStream) -> TaskStream:
 class Method(NamedTuple):
     build: Builder
     stream: Callable[[TaskStream], TaskStream] = _identity
+    batched: bool = False  # trains config.n_models seeds as one stacked model
 
 
 MODELS: dict[str, Method] = {
-    "sdmlp": Method(_sdmlp),
+    "sdmlp": Method(_sdmlp, batched=True),
     "relu": Method(_relu),
-    "topk": Method(_topk),
+    "topk": Method(_topk, batched=True),
     "dropout": Method(lambda c, n, o: _relu(c, n, o, dropout=c.dropout)),
     "l2": Method(lambda c, n, o: _relu(c, n, o, L2(**_given(coef=c.reg_coef)))),
     "ewc": Method(lambda c, n, o: _relu(c, n, o, _ewc(c))),
@@ -98,6 +100,11 @@ def get_method(name: str) -> Method:
         return MODELS[name]
     except KeyError:
         raise ConfigError(f"--model: unknown model {name!r}; choose one of {', '.join(MODELS)}.") from None
+
+
+def batched_models() -> list[str]:
+    """Names of the learners that train several seeds as one batched model."""
+    return [name for name, method in MODELS.items() if method.batched]
 
 
 def build_learner(config: TrainConfig, n_inputs: int, n_outputs: int) -> Learner:

@@ -22,21 +22,40 @@ from experiments.streams import TaskStream
 
 @dataclass
 class RunRecord:
-    """What a run measured so far; rows of ``accuracy_matrix`` after ``tasks_done`` are NaN."""
+    """What a run measured so far; rows of ``accuracy_matrix`` after ``tasks_done`` are NaN.
+
+    A batched learner (S seeds as one model) has ``accuracy_matrix`` (S, T, T), curve
+    accuracies (S, T) and one dead fraction per seed; ``model(s)`` is seed s's own record.
+    """
 
     accuracy_matrix: np.ndarray
     curves: list[dict[str, Any]] = field(default_factory=list)
-    dead_fraction: list[float] = field(default_factory=list)
+    dead_fraction: list = field(default_factory=list)
     tasks_done: int = 0
 
     @classmethod
-    def empty(cls, n_tasks: int) -> RunRecord:
-        return cls(np.full((n_tasks, n_tasks), np.nan))
+    def empty(cls, n_tasks: int, n_models: int = 1) -> RunRecord:
+        shape = (n_tasks, n_tasks) if n_models == 1 else (n_models, n_tasks, n_tasks)
+        return cls(np.full(shape, np.nan))
+
+    @property
+    def n_models(self) -> int:
+        return 1 if self.accuracy_matrix.ndim == 2 else self.accuracy_matrix.shape[0]
 
     @property
     def finished_matrix(self) -> np.ndarray:
-        """R restricted to the finished tasks, (tasks_done, tasks_done)."""
-        return self.accuracy_matrix[: self.tasks_done, : self.tasks_done]
+        """R restricted to the finished tasks, (tasks_done, tasks_done) (or (S, ...) batched)."""
+        return self.accuracy_matrix[..., : self.tasks_done, : self.tasks_done]
+
+    def model(self, s: int) -> RunRecord:
+        """The record of seed ``s`` of a batched run (a copy; for S = 1, s must be 0)."""
+        if self.n_models == 1:
+            if s != 0:
+                raise IndexError(f"a single-model record has only model 0; got {s}.")
+            return RunRecord.from_dict(self.to_dict())
+        curves = [{**c, "acc": c["acc"][s]} for c in self.curves]
+        return RunRecord(self.accuracy_matrix[s].copy(), curves, [d[s] for d in self.dead_fraction],
+                         self.tasks_done)
 
     def to_dict(self) -> dict[str, Any]:
         return {"accuracy_matrix": self.accuracy_matrix.tolist(), "curves": self.curves,
@@ -60,11 +79,13 @@ def train_stream(
 ) -> RunRecord:
     """Train ``learner`` task after task, starting after ``record.tasks_done`` when resuming.
 
-    After each task: R[i, :] = accuracy on all tasks, dead fraction on the task's train data,
-    then ``on_task_end(record)``. Every ``eval_every`` epochs a curve point is recorded:
+    After each task: R[i, :] = accuracy on all tasks (per seed for a batched learner), dead
+    fraction on the task's train data, then ``on_task_end(record)``. Every ``eval_every``
+    epochs a curve point is recorded:
     ``{"task", "epoch", "global_epoch", "acc": [per task]}`` (the paper's Fig. 20).
     """
-    record = record if record is not None else RunRecord.empty(len(stream))
+    n_models = getattr(learner, "n_models", 1)  # seeds trained as one batched model
+    record = record if record is not None else RunRecord.empty(len(stream), n_models)
     task_bar = tqdm(total=len(stream), initial=record.tasks_done, desc="tasks", unit="task", disable=not progress)
     for task in stream.tasks[record.tasks_done :]:
         epoch_bar = tqdm(total=epochs_per_task, desc=f"task {task.index} {list(task.classes)}", unit="ep",
@@ -77,12 +98,12 @@ def train_stream(
                 record.curves.append({"task": task.index, "epoch": epoch + 1,
                                       "global_epoch": task.index * epochs_per_task + epoch + 1,
                                       "acc": acc.round(6).tolist()})
-                epoch_bar.set_postfix(acc=f"{acc[task.index]:.3f}")
+                epoch_bar.set_postfix(acc=f"{acc[..., task.index].mean():.3f}")
 
         learner.fit_task(task.x_train, task.y_train, epochs_per_task, on_epoch=on_epoch)
         epoch_bar.close()
-        record.accuracy_matrix[task.index] = task_accuracies(learner, stream)
-        record.dead_fraction.append(dead_fraction(learner.hidden(task.x_train)))
+        record.accuracy_matrix[..., task.index, :] = task_accuracies(learner, stream)
+        record.dead_fraction.append(np.asarray(dead_fraction(learner.hidden(task.x_train))).tolist())
         record.tasks_done = task.index + 1
         task_bar.update(1)
         if on_task_end is not None:

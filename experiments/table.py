@@ -3,8 +3,10 @@ class-incremental stream, several seeds, one comparison table beside the publish
 
 Each (row, seed) is an ordinary run folder OUT/ROW/seedN trained by ``run_training`` (so an
 interrupted table resumes where it stopped: finished runs are read back, unfinished ones
-continue from their last task). Writes OUT/table.csv, OUT/table.md and
-OUT/plots/accuracy_over_tasks.png (mean accuracy on all tasks after each task, Fig. 3 style).
+continue from their last task). Rows whose learner batches seeds (the SDMLP family) train all
+seeds as one stacked model whose run folder is OUT/ROW, still with results in OUT/ROW/seedN.
+Writes OUT/table.csv, OUT/table.md and OUT/plots/accuracy_over_tasks.png (mean accuracy on all
+tasks after each task, Fig. 3 style).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from experiments.config import ConfigError, build_config
 from experiments.plots import plot_methods_over_tasks
 from experiments.published import lookup
+from experiments.registry import get_method
 from experiments.rundir import RunDir, atomic_write, write_csv
 from experiments.train import run_training
 
@@ -87,26 +90,36 @@ def _paper_row(row: Row, model_k: int, dataset: str, ablations: bool):
     return lookup(dataset, f"sdmlp k={model_k}" if row.model == "sdmlp" else row.name)
 
 
+def _finished_or_resumed(config, folder: Path, progress: bool) -> dict[str, Any]:
+    """metrics.json of the run in ``folder``: read back if complete, else trained (resuming)."""
+    metrics_path = RunDir(folder).file(RunDir.METRICS)
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    return metrics if metrics.get("complete") else run_training(config, folder, resume=True, progress=progress)
+
+
 def run_table(dataset: str, data_dir: str | None, methods: str, seeds: int, out: str | Path,
-              options: dict[str, Any] | None = None, progress: bool = True) -> list[dict[str, Any]]:
-    """Train (or resume) every row x seed, then write table.csv, table.md and the plot; return the rows."""
+              options: dict[str, Any] | None = None, progress: bool = True,
+              batch_seeds: bool = True) -> list[dict[str, Any]]:
+    """Train (or resume) every row x seed, then write table.csv, table.md and the plot; return the rows.
+
+    With ``batch_seeds`` the seeds of a row whose learner supports it (``registry.batched_models``)
+    train as one batched model in OUT/ROW (per-seed results in OUT/ROW/seedN, the same place as
+    sequential runs); other rows train one run folder OUT/ROW/seedN per seed.
+    """
     if not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"--seeds must be an int >= 1. Got {seeds!r}.")
     rows = select_rows(methods)
     out = Path(out)
     results, curves = [], {}
     for row in rows:
-        runs = []
-        for seed in range(seeds):
-            values = {**(options or {}), **row.overrides, "model": row.model, "dataset": dataset,
-                      "data_dir": data_dir, "seed": seed}
-            config = build_config(values)
-            rundir = RunDir(out / row.name / f"seed{seed}")
-            metrics_path = rundir.file(RunDir.METRICS)
-            metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-            if not metrics.get("complete"):
-                metrics = run_training(config, rundir.path, resume=True, progress=progress)
-            runs.append(metrics)
+        values = {**(options or {}), **row.overrides, "model": row.model, "dataset": dataset, "data_dir": data_dir}
+        config = build_config({**values, "seed": 0})
+        if batch_seeds and seeds > 1 and get_method(row.model).batched and config.class_order == "sequential":
+            batched = config.model_copy(update={"n_models": seeds})
+            runs = _finished_or_resumed(batched, out / row.name, progress)["per_seed"]
+        else:
+            runs = [_finished_or_resumed(build_config({**values, "seed": seed}), out / row.name / f"seed{seed}",
+                                         progress) for seed in range(seeds)]
         results.append(_summarise(row, config, runs, dataset, methods == "ablations"))
         curves[row.name] = [np.array(m["accuracy_matrix"], dtype=float).mean(axis=1) for m in runs]
     write_csv(out / "table.csv", COLUMNS, [[r[c] for c in COLUMNS] for r in results])

@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from experiments.config import TrainConfig
+from experiments.config import ConfigError, TrainConfig
 from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_curves, plot_accuracy_matrix
-from experiments.registry import get_method
+from experiments.registry import batched_models, get_method
 from experiments.rundir import RunDir, write_csv, write_json
 from experiments.runner import RunRecord, train_stream
 from experiments.streams import TaskStream, class_incremental
@@ -34,13 +34,41 @@ def write_results(rundir: RunDir, record: RunRecord, stream: TaskStream, config:
     return metrics
 
 
+def seed_folder(out: str | Path, seed: int) -> Path:
+    """Where a batched run (``n_models`` > 1) writes the results of one of its seeds."""
+    return Path(out) / f"seed{seed}"
+
+
+def write_all_results(rundir: RunDir, record: RunRecord, stream: TaskStream, config: TrainConfig) -> dict:
+    """``write_results`` for a run; a batched run writes each seed's results into ``seed_folder``
+    (with that seed's config) and, at the top, a metrics.json whose ``per_seed`` holds them all."""
+    if record.n_models == 1:
+        return write_results(rundir, record, stream, config)
+    seeds = []
+    for s in range(record.n_models):
+        seed_config = config.model_copy(update={"seed": config.seed + s, "n_models": 1})
+        seeds.append(write_results(RunDir(seed_folder(rundir.path, config.seed + s)), record.model(s), stream,
+                                   seed_config))
+    metrics = {"complete": record.tasks_done == len(stream), "tasks_done": record.tasks_done,
+               "seeds": [config.seed + s for s in range(record.n_models)], "per_seed": seeds}
+    write_json(rundir.file(RunDir.METRICS), metrics)
+    return metrics
+
+
 def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
                  progress: bool = True) -> dict:
-    """Train ``config.model`` on the stream of ``config`` into run folder ``out``; return metrics.json."""
+    """Train ``config.model`` on the stream of ``config`` into run folder ``out``; return metrics.json.
+
+    With ``config.n_models`` = S > 1 the seeds seed..seed+S-1 train as one batched model (one
+    checkpoint in ``out``) and each seed's results go to ``out/seedN`` (``seed_folder``).
+    """
     dataset = load_dataset(config.dataset, config.data_dir)
     method = get_method(config.model)
     stream = method.stream(class_incremental(dataset, config.classes_per_task, config.class_order, config.seed))
     learner = method.build(config, stream.n_inputs, stream.n_classes)
+    if getattr(learner, "n_models", 1) != config.n_models:
+        raise ConfigError(f"--n-models {config.n_models}: {config.model} trains one seed at a time; batched "
+                          f"seeds are implemented for {', '.join(batched_models())}.")
     rundir = RunDir(out)
     fresh = not rundir.path.exists()
     checkpoint = rundir.prepare(config.model_dump(), resume=resume, overwrite=overwrite)
@@ -51,7 +79,7 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
 
     def on_task_end(rec: RunRecord) -> None:
         rundir.save_checkpoint({"learner": learner.state_dict(), "record": rec.to_dict()})
-        write_results(rundir, rec, stream, config)
+        write_all_results(rundir, rec, stream, config)
 
     try:
         record = train_stream(learner, stream, config.epochs_per_task, eval_every=config.eval_every,
@@ -60,7 +88,7 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
         if fresh and not rundir.file(RunDir.CHECKPOINT).exists():
             shutil.rmtree(rundir.path, ignore_errors=True)  # bad input: leave nothing half-written
         raise
-    return write_results(rundir, record, stream, config)
+    return write_all_results(rundir, record, stream, config)
 
 
 def format_summary(metrics: dict) -> str:

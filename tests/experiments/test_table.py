@@ -1,7 +1,10 @@
 """`csdm table` end to end on digits: two methods, two seeds, files, columns and resume."""
 
 import csv
+import json
 
+import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from experiments.cli import app
@@ -34,3 +37,25 @@ def test_bad_methods_exit_2(tmp_path):
 def test_published_numbers():
     assert lookup("mnist", "sdmlp+ewc").acc == 0.83 and lookup("mnist", "dropout") is None
     assert all(("cifar10-embeddings", r.name) in PUBLISHED for r in ABLATIONS)
+
+
+def test_batched_seeds_match_sequential_seeds(tmp_path):
+    """SDMLP rows train their seeds as one stacked model; per-seed results equal one run per seed."""
+    base = ["table", "--dataset", "digits", "--methods", "sdmlp", "--seeds", "2", "--epochs-per-task", "2",
+            "--n-neurons", "60", "--anneal-epochs", "1", "--quiet"]
+    for flag, sub in (("--batch-seeds", "b"), ("--sequential-seeds", "s")):
+        result = CliRunner().invoke(app, [*base, flag, "--out", str(tmp_path / sub)])
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "b/sdmlp/checkpoint.pt").is_file() and not (tmp_path / "s/sdmlp/checkpoint.pt").exists()
+    for seed in (0, 1):
+        batched = json.loads((tmp_path / f"b/sdmlp/seed{seed}/metrics.json").read_text())
+        single = json.loads((tmp_path / f"s/sdmlp/seed{seed}/metrics.json").read_text())
+        np.testing.assert_allclose(batched["accuracy_matrix"], single["accuracy_matrix"], atol=1e-3)
+        assert batched["dead_fraction"] == pytest.approx(single["dead_fraction"], abs=1e-3)
+    tables = [list(csv.DictReader((tmp_path / sub / "table.csv").open()))[0] for sub in "bs"]
+    assert float(tables[0]["acc_mean"]) == pytest.approx(float(tables[1]["acc_mean"]), abs=1e-3)
+
+
+def test_batched_seeds_refused_for_other_learners(tmp_path):
+    result = CliRunner().invoke(app, ["train", "--model", "relu", "--n-models", "2", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "batched seeds are implemented for sdmlp" in result.output
