@@ -59,3 +59,19 @@ def test_batched_seeds_match_sequential_seeds(tmp_path):
 def test_batched_seeds_refused_for_other_learners(tmp_path):
     result = CliRunner().invoke(app, ["train", "--model", "relu", "--n-models", "2", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "batched seeds are implemented for sdmlp" in result.output
+
+
+def test_fashion_mnist_by_changing_only_the_dataset(tmp_path):
+    """Table 8's stream is the same command with --dataset fashion-mnist (generated IDX files here)."""
+    from tests.experiments.test_data import make_idx_dir
+
+    data = tmp_path / "fashion"
+    data.mkdir()
+    make_idx_dir(data, compress=True, n_train=100, n_test=50)
+    result = CliRunner().invoke(app, ["table", "--dataset", "fashion-mnist", "--data-dir", str(data), "--methods",
+                                      "relu,sdmlp", "--seeds", "1", "--epochs-per-task", "1", "--n-neurons", "30",
+                                      "--out", str(tmp_path / "t"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "t/table.csv").open()))
+    assert [r["method"] for r in rows] == ["relu", "sdmlp"]
+    assert float(rows[1]["paper_acc"]) == 0.53  # Table 8's SDMLP beside ours
