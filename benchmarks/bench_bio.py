@@ -1,17 +1,16 @@
 """Throughput of the Brian2 cerebellar circuit: presentations per second, simulated/wall time.
 
-Run: ``PYTHONPATH=. python benchmarks/bench_bio.py [--quick] [--targets numpy cython] [--gc-freeze]``.
+Run: ``PYTHONPATH=. python benchmarks/bench_bio.py [--quick] [--targets numpy cython]``.
 Goals (2 CPU cores, 1,000 granule cells): rate mode >= 1,000 presentations/s; spiking
 <= 20 ms wall per 100 ms presentation. The first call per configuration (code generation,
 Cython compilation on a cold cache) is timed separately as "warm-up" and excluded.
-``--gc-freeze`` calls ``gc.freeze()`` after warm-up: Brian2's ``Network.run`` starts with a
-full ``gc.collect()`` whose cost grows with the number of live objects.
+Every ``Network.run`` runs with the process's live objects frozen out of the garbage collector
+(``bio.brian.frozen_gc``), so the full ``gc.collect()`` it starts with costs little.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import time
 
 import numpy as np
@@ -20,22 +19,16 @@ from sklearn.datasets import load_digits
 import bio
 
 
-def measure(
-    mode: str, target: str, n_neurons: int, n_presentations: int, batch_size: int, freeze: bool
-) -> dict:
+def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch_size: int) -> dict:
     x = load_digits().data.astype(np.float32)
     x = x[np.arange(n_presentations) % len(x)]
     c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch_size, codegen_target=target)
     t0 = time.perf_counter()
     c.hidden(x[:batch_size])
     warm = time.perf_counter() - t0
-    if freeze:
-        gc.freeze()
     t0 = time.perf_counter()
     c.hidden(x)
     wall = time.perf_counter() - t0
-    if freeze:
-        gc.unfreeze()
     simulated_s = n_presentations * c.presentation_ms * 1e-3
     return dict(
         mode=mode,
@@ -55,15 +48,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", nargs="+", default=["numpy", "cython"])
     parser.add_argument("--quick", action="store_true", help="fewer presentations")
-    parser.add_argument("--gc-freeze", action="store_true")
     args = parser.parse_args()
     n_rate, n_spike = (200, 40) if args.quick else (1000, 100)
     rows = []
     for target in args.targets:
-        rows.append(measure("rate", target, 1000, n_rate, 200, args.gc_freeze))
-        rows.append(measure("spiking", target, 1000, n_spike, 50, args.gc_freeze))
+        rows.append(measure("rate", target, 1000, n_rate, 200))
+        rows.append(measure("spiking", target, 1000, n_spike, 50))
         for n in (250, 4000):
-            rows.append(measure("rate", target, n, n_rate, 200, args.gc_freeze))
+            rows.append(measure("rate", target, n, n_rate, 200))
     cols = [
         "mode",
         "target",

@@ -46,3 +46,13 @@ def test_active_count_roughly_constant(digits):
     print(f"active granule cells: mean {active.mean():.1f}, std {active.std():.1f}, CV {cv:.3f}")
     assert 0 < active.mean() < 1000
     assert cv < 0.15
+
+
+def test_frozen_gc_hands_objects_back(digits):
+    """Simulating freezes live objects only for the run: the collector's state is as before."""
+    import gc
+
+    x, _ = digits
+    before = gc.get_freeze_count()
+    bio.CerebellarCircuit(64, 50, 10, batch_size=5).hidden(x[:5])
+    assert gc.get_freeze_count() == before and gc.isenabled()
