@@ -98,7 +98,8 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
     ann, circuits = _learners(cfg, stream, seed)
     any_circuit = next(iter(circuits.values()))
     threshold = any_circuit.active_threshold if cfg.mode == "rate" else spiking_active_threshold(any_circuit)
-    checkpoint = rundir.prepare({**cfg.model_dump(), "seed": seed}, resume=resume, overwrite=overwrite)
+    checkpoint = rundir.prepare({**cfg.model_dump(), "seed": seed}, resume=resume, overwrite=overwrite,
+                                defaults=PairedConfig().model_dump())
     record = None
     if checkpoint is not None:
         ann.load_state_dict(checkpoint["sdmlp"])

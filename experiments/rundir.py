@@ -96,8 +96,13 @@ class RunDir:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
 
-    def prepare(self, config: dict[str, Any], *, resume: bool, overwrite: bool) -> dict[str, Any] | None:
-        """Make the folder ready; return the checkpoint to resume from, or None for a fresh run."""
+    def prepare(self, config: dict[str, Any], *, resume: bool, overwrite: bool,
+                defaults: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Make the folder ready; return the checkpoint to resume from, or None for a fresh run.
+
+        ``defaults``: values of options that a run written by an older version may not have stored
+        (an option added since); a stored run without the key counts as having the default.
+        """
         if resume and overwrite:
             raise RunDirError("--resume and --overwrite contradict each other; pick one.")
         config_path = self.path / self.CONFIG
@@ -109,7 +114,7 @@ class RunDir:
             shutil.rmtree(self.path)
             existing = False
         if existing:
-            stored = json.loads(config_path.read_text())["config"]
+            stored = {**(defaults or {}), **json.loads(config_path.read_text())["config"]}
             if not resume:
                 raise RunDirError(f"--out {self.path} already holds a run; pass --resume to continue it or "
                                   "--overwrite to replace it.")

@@ -71,7 +71,8 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
                           f"seeds are implemented for {', '.join(batched_models())}.")
     rundir = RunDir(out)
     fresh = not rundir.path.exists()
-    checkpoint = rundir.prepare(config.model_dump(), resume=resume, overwrite=overwrite)
+    checkpoint = rundir.prepare(config.model_dump(), resume=resume, overwrite=overwrite,
+                                defaults=TrainConfig().model_dump())
     record = None
     if checkpoint is not None:
         learner.load_state_dict(checkpoint["learner"])

@@ -153,3 +153,34 @@ def test_console_script_help():
                  "--epochs-per-task", "--classes-per-task", "--class-order", "--seed", "--device", "--out",
                  "--resume", "--overwrite", "--config", "--rectify-inputs"):
         assert flag in out
+
+
+def test_batched_run_resumes_identically(tmp_path, monkeypatch):
+    cfg = build_config({"n_neurons": 40, "k": 4, "anneal_epochs": 1, "epochs_per_task": 1, "device": "cpu",
+                        "n_models": 2})
+    full = run_training(cfg, tmp_path / "full", progress=False)
+    real_write = train_module.write_all_results
+
+    def crash_after_task_two(rundir, record, *args):
+        if record.tasks_done == 2:
+            raise KeyboardInterrupt
+        return real_write(rundir, record, *args)
+
+    monkeypatch.setattr(train_module, "write_all_results", crash_after_task_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(train_module, "write_all_results", real_write)
+    resumed = run_training(cfg, tmp_path / "cut", resume=True, progress=False)
+    assert [m["accuracy_matrix"] for m in resumed["per_seed"]] == [m["accuracy_matrix"] for m in full["per_seed"]]
+    assert json.loads((tmp_path / "cut/seed1/metrics.json").read_text())["complete"]
+
+
+def test_run_from_an_older_version_resumes(tmp_path):
+    """A stored config without an option added since (here n_models, grad_clip) counts as its default."""
+    assert csdm("train", *FAST, "--out", str(tmp_path / "r"))[0] == 0
+    path = tmp_path / "r" / "config.json"
+    stored = json.loads(path.read_text())
+    for key in ("n_models", "grad_clip"):
+        del stored["config"][key]
+    path.write_text(json.dumps(stored))
+    assert csdm("train", *FAST, "--out", str(tmp_path / "r"), "--resume")[0] == 0
