@@ -129,7 +129,10 @@ class EWC(ImportancePenalty):
     the cost, N = min(n_task, ``samples``) evenly spaced training samples of the task.
     Per-task Fishers are summed with the anchor at the latest weights (Huszar 2018's
     correction of multi-task EWC; Kirkpatrick et al. keep one anchor per task).
-    Table 9 (Split MNIST): coef 200, beta 0.005.
+    Table 9 (Split MNIST): coef 200, beta 0.005, the default here. That coefficient was tuned for
+    the reference code's Fisher (squared gradients of batch-summed losses), orders of magnitude
+    larger than this per-sample one: with plain SGD (lr 0.05, clip 1.0) on Split MNIST, 10
+    epochs/task, coef 200 leaves ACC at 0.196 and coef 1e7 gives 0.700 (README, Results).
     """
 
     def __init__(self, coef: float = 200.0, beta: float = 0.005, samples: int = 1000) -> None:

@@ -31,20 +31,32 @@ class Row(NamedTuple):
     overrides: dict[str, Any]  # config values this row changes
 
 
-# Tables 7/8 (Split MNIST / FashionMNIST). FlyModel: k=64 is the paper's 1K-cell setting. The
-# regularised ReLU baselines train with Adam, lr 1e-3: the setup of Hsu et al. (2018), whose code
-# the paper's Table 9 coefficients were tuned in (with plain SGD at the SDMLP's lr, an L2 or MAS
-# penalty of that size makes the step unstable: lr * 2 * coef * Omega > 2).
+# Tables 7/8 (Split MNIST / FashionMNIST). FlyModel: k=64 is the paper's 1K-cell setting.
+# EWC, MAS, SI train with the reference code's protocol (plain SGD, lr 0.05, batch 128 from the
+# command line, gradient norm clipped at 1.0) and with coefficients re-tuned for our importance
+# estimates: Table 9's values were tuned on the reference code's Fisher, which squares gradients
+# of batch-SUMMED losses and so is orders of magnitude larger than the per-sample Fisher of
+# Kirkpatrick et al. implemented here. Sweep on Split MNIST, 1,000 neurons, 10 epochs/task, seed 0
+# (ACC): EWC 200 -> 0.196, 2e4 -> 0.207, 2e6 -> 0.281, 1e7 -> 0.700, 2e7 -> 0.574, 5e7 -> 0.384,
+# 2e8 -> 0.373; MAS 5 -> 0.692, 50 -> 0.303, 5e3 -> 0.200; SI 1.5e4 -> 0.215, 1.5e5 -> 0.308,
+# 5e5 -> 0.503, 1.5e6 -> 0.258; SDMLP+EWC 2e3 -> 0.292, 2e5 -> 0.231, 2e7 -> 0.200 (README, Results).
+# L2 keeps Adam, lr 1e-3 (Hsu et al. 2018's setup; not re-swept).
+_REFERENCE = {"optimizer": "sgd", "lr": 0.05, "grad_clip": 1.0}
 _HSU = {"optimizer": "adam", "lr": 0.001}
 ALL = [
     Row("relu", "relu", {}),
     Row("topk", "topk", {}),
     Row("l2", "l2", _HSU),
     Row("dropout", "dropout", {}),
-    *(Row(m, m, _HSU) for m in ("ewc", "mas", "si")),
+    Row("ewc", "ewc", {**_REFERENCE, "reg_coef": 1e7}),
+    Row("mas", "mas", {**_REFERENCE, "reg_coef": 5.0}),
+    Row("si", "si", {**_REFERENCE, "reg_coef": 5e5}),
     Row("flymodel", "flymodel", {"k": 64}),
     Row("sdmlp-k1", "sdmlp", {"k": 1}),  # the paper reports the SDMLP at k = 1 and k = 10
-    *(Row(m, m, {}) for m in ("sdmlp", "sdmlp+ewc", "sdmlp+mas", "oracle")),
+    Row("sdmlp", "sdmlp", {}),
+    Row("sdmlp+ewc", "sdmlp+ewc", {"grad_clip": 1.0, "reg_coef": 2e3}),
+    Row("sdmlp+mas", "sdmlp+mas", {}),
+    Row("oracle", "oracle", {}),
 ]
 # Table 2: one SDMLP option changed at a time ("sgd" is the SDMLP itself).
 ABLATIONS = [
