@@ -1,7 +1,9 @@
 """Brian2 code-generation settings, applied around each run and restored afterwards.
 
-Nothing is set on import: the target ("numpy", "cython") is chosen per circuit, and Cython's
-compiled-module cache goes to the project-local ``.brian_cache/`` folder.
+Nothing is set on import: the target is chosen per circuit. "numpy" and "cython" run in this
+process (runtime device); "cpp_standalone" compiles the network into a C++ program that each
+batch of presentations runs as a subprocess. Cython's module cache and the standalone projects
+go to the project-local ``.brian_cache/`` folder.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 
 import brian2 as b2
 import numpy as np
+from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
-CODEGEN_TARGETS = ("numpy", "cython")
+CODEGEN_TARGETS = ("numpy", "cython", "cpp_standalone")
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".brian_cache"
 
 
@@ -31,6 +34,22 @@ def codegen(target: str) -> Iterator[None]:
     finally:
         for k, v in saved.items():
             b2.prefs[k] = v
+
+
+@contextmanager
+def standalone_device(directory: Path) -> Iterator[CPPStandaloneDevice]:
+    """Create the enclosed Brian2 objects on a new C++ standalone device (project ``directory``).
+
+    The device is this block's own instance, so several compiled networks can live in one
+    process; the previously active device is restored on exit, whatever happens inside.
+    """
+    device = CPPStandaloneDevice()
+    previous = b2.get_device()
+    b2.set_device(device, build_on_run=False, directory=str(directory))
+    try:
+        yield device
+    finally:
+        b2.set_device(previous)
 
 
 @contextmanager

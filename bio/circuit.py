@@ -51,7 +51,9 @@ class CerebellarCircuit:
     mossy_nS, granule_golgi_nS, golgi_granule_nS, golgi_threshold_scale_mV : spiking synaptic
         quanta and the voltage per unit golgi_threshold.
     batch_size : presentations simulated side by side (independent circuit copies).
-    codegen_target : Brian2 target, "numpy" or "cython".
+    codegen_target : Brian2 target: "numpy" (no compiler), "cython" (compiles once per model, cached) or
+        "cpp_standalone" (rate mode only: compiles the network into a C++ program, ~10 s per
+        circuit size and presentation time, cached in .brian_cache/standalone/, run once per batch).
 
     The defaults learn scikit-learn digits class-incrementally (5 tasks of 2 classes, 1,000 granule
     cells, 3 epochs per task: final average accuracy ~0.68). With random unit-norm addresses and
@@ -109,6 +111,11 @@ class CerebellarCircuit:
         self.n_outputs = _checks.count("n_outputs", n_outputs, 2)
         self.mode = _checks.choice("mode", mode, MODES)
         self.codegen_target = _checks.choice("codegen_target", codegen_target, CODEGEN_TARGETS)
+        if self.mode == "spiking" and self.codegen_target == "cpp_standalone":
+            raise ValueError(
+                "The 'codegen_target' parameter of CerebellarCircuit: 'cpp_standalone' is implemented for "
+                "mode='rate' only. Use 'cython' (or 'numpy') for mode='spiking'."
+            )
         self.seed = int(seed)
         self.golgi_gain = _checks.positive("golgi_gain", golgi_gain or (30.0 if self.mode == "rate" else 1.0))
         if not np.isfinite(golgi_threshold):
@@ -251,9 +258,9 @@ class CerebellarCircuit:
 
     def _simulate(self, x_unit: np.ndarray) -> np.ndarray:
         """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches."""
-        if self._loop is None:
+        if self._loop is None or self._loop.target != self.codegen_target:
             loop_class = RateLoop if self.mode == "rate" else SpikingLoop
-            self._loop = loop_class(self.graph, self.batch_size, self.dt_ms)
+            self._loop = loop_class(self.graph, self.batch_size, self.dt_ms, self.codegen_target)
         out = [
             self._simulate_batch(x_unit[s : s + self.batch_size])
             for s in range(0, len(x_unit), self.batch_size)
@@ -262,7 +269,7 @@ class CerebellarCircuit:
 
     def _simulate_batch(self, x_unit: np.ndarray) -> np.ndarray:
         if self.mode == "rate":
-            namespace = dict(
+            params = dict(
                 tau_a=self.tau_granule_ms * b2.ms,
                 tau_i=self.tau_golgi_ms * b2.ms,
                 b=self.granule_threshold,
@@ -271,9 +278,7 @@ class CerebellarCircuit:
                 b_i=self.golgi_threshold,
             )
             drive = x_unit @ self.address_  # Eq. 13's e0 = X_a^T x, (batch, n_neurons)
-            return self._loop.run(
-                drive, self.gaba_switch(), self.presentation_ms, namespace, self.codegen_target
-            )
+            return self._loop.run(drive, self.gaba_switch(), self.presentation_ms, params)
         namespace = dict(
             q_mossy=self.mossy_nS * b2.nS,
             q_granule=self.granule_golgi_nS * b2.nS,
@@ -289,7 +294,6 @@ class CerebellarCircuit:
             self.presentation_ms,
             self.read_ms,
             namespace,
-            self.codegen_target,
             seed,
         )
 

@@ -1,8 +1,9 @@
 """Brian2 model strings, one constant per cell type and synapse, each citing its source.
 
-Names inside the strings are resolved from the namespace passed to ``Network.run``
-(see ``bio/golgi.py`` and ``bio/spiking.py``), so gain and thresholds can change between
-runs without rebuilding the network.
+Rate-mode parameters are shared (scalar) variables of their group and the spiking ones are
+resolved from the namespace passed to ``Network.run`` (``bio/golgi.py``, ``bio/spiking.py``),
+so gain and thresholds change between runs without rebuilding the network: a shared variable
+is also set on the command line of a compiled C++ standalone binary (``run_args``).
 """
 
 # Rate mode: Eq. 13 of Bricken et al. 2023 (App. C.1, after Gozel & Gerstner 2021), read with
@@ -16,6 +17,9 @@ dact/dt = (-act + tanh(clip((drive - lam * inh - b) / L, 0, inf))) / tau_a : 1
 drive : 1
 lam : 1
 inh : 1
+b : 1 (shared)
+L : 1 (shared)
+tau_a : second (shared)
 """
 
 # Eq. 13, inhibitory unit: di/dt = (-i + gain * [p_i - b_i]_+) / tau_i with p_i = W_EI e, the mean
@@ -24,6 +28,9 @@ inh : 1
 GOLGI_RATE = """
 dact/dt = (-act + gain * clip(exc - b_i, 0, inf)) / tau_i : 1
 exc : 1
+gain : 1 (shared)
+b_i : 1 (shared)
+tau_i : second (shared)
 """
 
 # Summed synapses of the rate loop: W_EI (granule -> Golgi) and W_IE (Golgi -> granule).

@@ -49,9 +49,11 @@ class SpikingLoop:
     graph : from :func:`bio.wiring.circuit_graph`.
     n_copies : presentations simulated at once.
     dt_ms : integration step (exponential Euler, stable for large conductances; <= 0.1 ms recommended).
+    target : Brian2 runtime code generation, "numpy" or "cython".
     """
 
-    def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float) -> None:
+    def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy") -> None:
+        self.target = target
         self.n_inputs = graph.nodes["mossy"]["size"]
         self.n_neurons = graph.nodes["granule"]["size"]
         self.n_golgi = graph.nodes["golgi"]["size"]
@@ -116,7 +118,6 @@ class SpikingLoop:
         duration_ms: float,
         read_ms: float,
         namespace: dict,
-        target: str,
         seed: int,
     ) -> np.ndarray:
         """Simulate one presentation per row of ``rates_hz`` (batch <= n_copies, n_inputs).
@@ -141,7 +142,7 @@ class SpikingLoop:
         self.golgi.lastspike_ = -1e9
         self.golgi.g_e_ = 0.0
         ns = dict(CONSTANTS, **namespace, t_read=self.network.t + (duration_ms - read_ms) * b2.ms)
-        with codegen(target), frozen_gc():
+        with codegen(self.target), frozen_gc():
             b2.seed(seed)
             self.network.run(duration_ms * b2.ms, namespace=ns)
         counts = self.granule.count_[:].reshape(self.n_copies, self.n_neurons)[:batch]

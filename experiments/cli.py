@@ -81,6 +81,7 @@ def train(
     dropout: Annotated[float | None, typer.Option(help=_help("dropout"))] = None,
     fly_m: Annotated[int | None, typer.Option(help=_help("fly_m"))] = None,
     fly_lr: Annotated[float | None, typer.Option(help=_help("fly_lr"))] = None,
+    codegen_target: Annotated[str | None, typer.Option(help=_help("codegen_target"))] = None,
     nonnegative: Annotated[bool | None, typer.Option("--nonnegative/--negative-weights",
                                                      help=_help("nonnegative"))] = None,
     l2_normalize: Annotated[bool | None, typer.Option("--l2-normalize/--no-l2-normalize",

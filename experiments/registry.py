@@ -64,7 +64,7 @@ def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
     from bio import CerebellarCircuit
 
     return lambda c, n_inputs, n_outputs: CerebellarCircuit(n_inputs, c.n_neurons, n_outputs, mode=mode,
-                                                            seed=c.seed)
+                                                            seed=c.seed, codegen_target=c.codegen_target)
 
 
 def _identity(stream: TaskStream) -> TaskStream:

@@ -75,6 +75,7 @@ def test_set_weights_round_trip():
         (dict(e_cl_young_mV=-40.0), "e_cl_young_mV"),  # E_GABA above spike threshold: runaway
         (dict(codegen_target="cuda"), "codegen_target"),
         (dict(mode="spiking", dt_ms=1.0), "dt_ms"),
+        (dict(mode="spiking", codegen_target="cpp_standalone"), "codegen_target"),
     ],
 )
 def test_constructor_errors_name_the_parameter(kwargs, name):

@@ -1,6 +1,7 @@
 """Rate mode: the Brian2 Eq. 13 network against scipy, and the constant-k property (Fig. 12)."""
 
 import numpy as np
+import pytest
 from scipy.integrate import solve_ivp
 
 import bio
@@ -20,9 +21,9 @@ def test_trajectories_match_solve_ivp():
     p = dict(tau_a=10.0, tau_i=2.0, b=0.05, L=0.2, gain=5.0, b_i=0.05)
     import brian2 as b2
 
-    ns = dict(p, tau_a=p["tau_a"] * b2.ms, tau_i=p["tau_i"] * b2.ms)
-    loop = RateLoop(graph, n_copies=2, dt_ms=0.01)
-    _, t_ms, e_brian = loop.run(drive, lam, T, ns, "numpy", monitor=True)
+    params = dict(p, tau_a=p["tau_a"] * b2.ms, tau_i=p["tau_i"] * b2.ms)
+    loop = RateLoop(graph, n_copies=2, dt_ms=0.01, target="numpy")
+    _, t_ms, e_brian = loop.run(drive, lam, T, params, monitor=True)
 
     def rhs(_, s, d):
         e, i = s[:n], s[n:]
@@ -56,3 +57,28 @@ def test_frozen_gc_hands_objects_back(digits):
     before = gc.get_freeze_count()
     bio.CerebellarCircuit(64, 50, 10, batch_size=5).hidden(x[:5])
     assert gc.get_freeze_count() == before and gc.isenabled()
+
+
+def test_cpp_standalone_matches_runtime(digits):
+    """The compiled C++ program gives numpy's activity (to 1e-9), and a changed Golgi gain is
+    taken at run time without recompiling (the binary is built once)."""
+    import brian2 as b2
+
+    x, _ = digits
+    circuits = {t: bio.CerebellarCircuit(64, 40, 10, seed=2, batch_size=8, codegen_target=t)
+                for t in ("numpy", "cpp_standalone")}
+    out, devices = {}, []
+    for t, c in circuits.items():
+        c.mature()
+        before = c.hidden(x[:10])  # 2 batches, the second padded
+        devices.append(c._loop._device)
+        c.golgi_gain = 5.0
+        out[t] = before, c.hidden(x[:10])
+    compiled = circuits["cpp_standalone"]._loop._device
+    assert compiled is devices[1] and compiled is not None  # same binary after the gain change
+    assert b2.get_device() is not compiled  # the standalone device was handed back
+    for a, b in zip(out["numpy"], out["cpp_standalone"], strict=True):
+        np.testing.assert_allclose(b, a, atol=1e-9)
+    assert (out["numpy"][0] > 0.05).sum() < (out["numpy"][1] > 0.05).sum()  # lower gain: more cells active
+    with pytest.raises(ValueError, match="monitor"):
+        circuits["cpp_standalone"]._loop.run(np.zeros((1, 40)), np.ones(40), 50.0, {}, monitor=True)

@@ -49,7 +49,7 @@ def test_joint_stream_merges_all_tasks(digits):
 
 @pytest.mark.parametrize("name", ["bio-rate", "bio-spiking"])
 def test_registry_builds_the_circuit_as_a_learner(name, digits):
-    config = TrainConfig(model=name, n_neurons=60, k=5, epochs_per_task=1, seed=0)
+    config = TrainConfig(model=name, n_neurons=60, k=5, epochs_per_task=1, seed=0, codegen_target="numpy")
     learner = get_method(name).build(config, digits.n_inputs, digits.n_classes)
     assert learner.mode == name.removeprefix("bio-") and learner.n_neurons == 60
     x, y = digits.x_train[:20], digits.y_train[:20]
