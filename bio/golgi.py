@@ -83,7 +83,8 @@ class RateLoop:
         key = hashlib.sha1()
         for edge in (("granule", "golgi"), ("golgi", "granule")):
             key.update(np.ascontiguousarray(self.graph.edges[edge]["mask"], dtype=np.uint8).tobytes())
-        key.update(repr((self.n_neurons, self.n_golgi, self.n_copies, self.dt_ms, duration_ms, b2.__version__)).encode())
+        sizes = (self.n_neurons, self.n_golgi, self.n_copies, self.dt_ms, duration_ms, b2.__version__)
+        key.update(repr(sizes).encode())
         directory = CACHE_DIR / "standalone" / key.hexdigest()[:16]
         with standalone_device(directory) as device:
             self._create()
