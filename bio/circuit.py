@@ -228,8 +228,20 @@ class CerebellarCircuit:
         mature = float(self.e_gaba_mV(np.array(self.e_cl_mature_mV)))
         return chloride.inhibition_sign(self.e_gaba_mV(), E_REST_MV, mature)
 
-    def _mature(self, active: np.ndarray) -> None:
-        """Count activations (Eq. 12's C), then relax chloride over the batch's biological time."""
+    def record_activity(self, active: np.ndarray) -> None:
+        """Advance the GABA switch by one batch of presentations: count each cell's activations
+        (Eq. 12's C), then relax its chloride toward the NKCC1/KCC2 balance that its maturation sets
+        over the batch's biological time (``len(active) * presentation_ms``).
+
+        active : bool (presentations, n_neurons), which granule cells were active in each.
+        Learning calls this after every batch; call it directly to drive the switch by hand.
+        """
+        active = np.asarray(active, dtype=bool)
+        if active.ndim != 2 or active.shape[1] != self.n_neurons:
+            raise ValueError(
+                f"'active' must have shape (presentations, {self.n_neurons}) (one column per granule cell). "
+                f"Got {active.shape}."
+            )
         self.activity_count_ += active.sum(axis=0)
         m = chloride.maturation(self.activity_count_, self.switch_count)
         self.chloride_mM_ = chloride.relax_chloride(
@@ -319,7 +331,7 @@ class CerebellarCircuit:
                 self.address_ = plasticity.address_update(
                     self.address_, x_unit[rows], h, self.lr_address, self._dendrites
                 )
-                self._mature(h > self.active_threshold)
+                self.record_activity(h > self.active_threshold)
             self.epochs_ += 1
             if on_epoch is not None:
                 on_epoch(epoch)

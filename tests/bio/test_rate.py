@@ -41,7 +41,7 @@ def test_active_count_roughly_constant(digits):
     """50 digits, random unit-norm address, mature GABA: active count CV < 0.15 (paper Fig. 12)."""
     x, _ = digits
     c = bio.CerebellarCircuit(64, 1000, 10, seed=0, batch_size=50)
-    c.chloride_mM_[:] = c._chloride(c.e_cl_mature_mV)
+    c.mature()
     active = (c.hidden(x[:50]) > c.active_threshold).sum(axis=1)
     cv = active.std() / active.mean()
     print(f"active granule cells: mean {active.mean():.1f}, std {active.std():.1f}, CV {cv:.3f}")
