@@ -73,25 +73,31 @@ def _identity(stream: TaskStream) -> TaskStream:
 
 class Method(NamedTuple):
     build: Builder
+    settings: tuple[str, ...]  # the TrainConfig fields the method reads besides sizes, epochs and seed
     stream: Callable[[TaskStream], TaskStream] = _identity
     batched: bool = False  # trains config.n_models seeds as one stacked model
 
 
+_TRAINING = ("optimizer", "lr", "batch_size", "grad_clip")  # backprop learners
+_SDM = (*_TRAINING, "anneal_epochs", "gaba_s", "topk_mode")  # the SDMLP's k schedule and Top-K
+
+
 MODELS: dict[str, Method] = {
-    "sdmlp": Method(_sdmlp, batched=True),
-    "relu": Method(_relu),
-    "topk": Method(_topk, batched=True),
-    "dropout": Method(lambda c, n, o: _relu(c, n, o, dropout=c.dropout)),
-    "l2": Method(lambda c, n, o: _relu(c, n, o, L2(**_given(coef=c.reg_coef)))),
-    "ewc": Method(lambda c, n, o: _relu(c, n, o, _ewc(c))),
-    "mas": Method(lambda c, n, o: _relu(c, n, o, _mas(c))),
-    "si": Method(lambda c, n, o: _relu(c, n, o, SI(**_given(coef=c.reg_coef, beta=c.beta)))),
-    "flymodel": Method(_fly),
-    "sdmlp+ewc": Method(lambda c, n, o: _sdmlp(c, n, o, _ewc(c))),
-    "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c))),
-    "oracle": Method(_relu, joint),
-    "bio-rate": Method(_bio("rate")),
-    "bio-spiking": Method(_bio("spiking")),
+    "sdmlp": Method(_sdmlp, _SDM, batched=True),
+    "relu": Method(_relu, _TRAINING),
+    "topk": Method(_topk, _TRAINING, batched=True),
+    "dropout": Method(lambda c, n, o: _relu(c, n, o, dropout=c.dropout), (*_TRAINING, "dropout")),
+    "l2": Method(lambda c, n, o: _relu(c, n, o, L2(**_given(coef=c.reg_coef))), (*_TRAINING, "reg_coef")),
+    "ewc": Method(lambda c, n, o: _relu(c, n, o, _ewc(c)), (*_TRAINING, "reg_coef", "beta")),
+    "mas": Method(lambda c, n, o: _relu(c, n, o, _mas(c)), (*_TRAINING, "reg_coef")),
+    "si": Method(lambda c, n, o: _relu(c, n, o, SI(**_given(coef=c.reg_coef, beta=c.beta))),
+                 (*_TRAINING, "reg_coef", "beta")),
+    "flymodel": Method(_fly, ("fly_m", "fly_lr")),
+    "sdmlp+ewc": Method(lambda c, n, o: _sdmlp(c, n, o, _ewc(c)), (*_SDM, "reg_coef", "beta")),
+    "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c)), (*_SDM, "reg_coef")),
+    "oracle": Method(_relu, _TRAINING, joint),
+    "bio-rate": Method(_bio("rate"), ("codegen_target",)),
+    "bio-spiking": Method(_bio("spiking"), ("codegen_target",)),
 }
 
 
@@ -100,6 +106,13 @@ def get_method(name: str) -> Method:
         return MODELS[name]
     except KeyError:
         raise ConfigError(f"--model: unknown model {name!r}; choose one of {', '.join(MODELS)}.") from None
+
+
+def describe_settings(config: TrainConfig) -> str:
+    """The training settings ``config.model`` reads, e.g. 'optimizer=sgd, lr=0.05, ...'; a setting
+    left at None (off, or the method's own default) is left out."""
+    method = get_method(config.model)
+    return ", ".join(f"{name}={getattr(config, name)}" for name in method.settings if getattr(config, name) is not None)
 
 
 def batched_models() -> list[str]:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from experiments.cli import app
 from experiments.published import PUBLISHED, lookup
-from experiments.table import ABLATIONS, COLUMNS
+from experiments.table import ABLATIONS, COLUMNS, format_markdown
 
 
 def test_table_end_to_end(tmp_path):
@@ -24,6 +24,8 @@ def test_table_end_to_end(tmp_path):
     assert list(rows[0]) == COLUMNS and [r["method"] for r in rows] == ["relu", "flymodel"]
     assert rows[1]["epochs_per_task"] == "1" and rows[0]["seeds"] == "2"
     assert 0 <= float(rows[0]["acc_mean"]) <= 1
+    assert rows[0]["protocol"].startswith("optimizer=sgd, lr=") and rows[1]["protocol"] == "fly_m=32, fly_lr=0.005"
+    assert "## Notes" in (tmp_path / "table.md").read_text()
     stamp = (tmp_path / "relu/seed0/checkpoint.pt").stat().st_mtime_ns
     assert CliRunner().invoke(app, args).exit_code == 0  # finished runs are read back, not retrained
     assert (tmp_path / "relu/seed0/checkpoint.pt").stat().st_mtime_ns == stamp
@@ -75,3 +77,17 @@ def test_fashion_mnist_by_changing_only_the_dataset(tmp_path):
     rows = list(csv.DictReader((tmp_path / "t/table.csv").open()))
     assert [r["method"] for r in rows] == ["relu", "sdmlp"]
     assert float(rows[1]["paper_acc"]) == 0.53  # Table 8's SDMLP beside ours
+
+
+def test_notes_name_the_rows_that_miss_the_paper():
+    """A row 0.06 off the paper is listed with its protocol; one 0.04 off and one without a number are not."""
+    base = dict(model="m", seeds=1, acc_sem=np.nan, bwt_mean=0.0, bwt_sem=np.nan, forgetting_mean=0.0,
+                forgetting_sem=np.nan, paper_source="Table 7", epochs_per_task=10, n_neurons=100, k=10)
+    rows = [dict(base, method="far", acc_mean=0.47, paper_acc=0.53, protocol="optimizer=sgd, lr=0.05"),
+            dict(base, method="near", acc_mean=0.57, paper_acc=0.53, protocol=""),
+            dict(base, method="unpublished", acc_mean=0.2, paper_acc=np.nan, protocol="")]
+    for r in rows:
+        r["delta_vs_paper"] = r["acc_mean"] - r["paper_acc"]
+    notes = format_markdown(rows, "mnist", "all").split("## Notes")[1]
+    assert "**far** misses the paper by -0.060" in notes and "optimizer=sgd, lr=0.05" in notes
+    assert "near" not in notes and "unpublished" not in notes and "(1 of 3)" in notes
