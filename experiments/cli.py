@@ -178,12 +178,18 @@ def calibrate_cmd(
     data_dir: Annotated[str | None, typer.Option(help="folder of IDX files, or the .npz file")] = None,
     inputs: Annotated[int, typer.Option(help="number of test inputs used")] = 200,
     seed: Annotated[int, typer.Option(help="seed of the circuit's wiring and weights")] = 0,
+    max_rate_hz: Annotated[float, typer.Option(help="mossy fiber rate of a unit-norm input's largest "
+                                               "possible component (spiking)")] = 200.0,
+    sparse_dendrites: Annotated[int | None, typer.Option(help="mossy fibers per granule cell (dense if unset)")]
+    = None,
+    codegen_target: Annotated[str, typer.Option(help="numpy | cython | cpp_standalone (rate only)")] = "cython",
 ) -> None:
     """Find the Golgi threshold (or gain) that leaves k granule cells active on average.
 
     Builds a mature circuit (hyperpolarising GABA) with its initial random addresses, solves
     mean effective k = K with scipy's brentq on real inputs, and prints the achieved k, its
-    spread and the Top-K fidelity at that setting. Example: csdm calibrate --k 10
+    spread and the Top-K fidelity at that setting. Examples: csdm calibrate --k 10;
+    csdm calibrate --mode spiking --inputs 100 --max-rate-hz 1000 --sparse-dendrites 4
     """
     import numpy as np
 
@@ -200,7 +206,9 @@ def calibrate_cmd(
     bracket = (default_low if low is None else low, default_high if high is None else high)
     data = load_dataset(dataset, data_dir)
     x = data.x_test[np.random.default_rng(seed).choice(len(data.x_test), min(inputs, len(data.x_test)), False)]
-    circuit = CerebellarCircuit(data.n_inputs, n_neurons, data.n_classes, mode=mode, seed=seed)
+    circuit = CerebellarCircuit(data.n_inputs, n_neurons, data.n_classes, mode=mode, seed=seed,
+                                max_rate_hz=max_rate_hz, sparse_dendrites=sparse_dendrites,
+                                codegen_target=codegen_target)
     circuit.mature()
     threshold = circuit.active_threshold if mode == "rate" else spiking_active_threshold(circuit)
     cal = calibrate_golgi(circuit, x, k, parameter, bracket, active_threshold=threshold)

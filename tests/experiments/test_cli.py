@@ -184,3 +184,19 @@ def test_run_from_an_older_version_resumes(tmp_path):
         del stored["config"][key]
     path.write_text(json.dumps(stored))
     assert csdm("train", *FAST, "--out", str(tmp_path / "r"), "--resume")[0] == 0
+
+
+def test_calibrate_reaches_the_target_k():
+    """`csdm calibrate` solves the Golgi threshold on real digits to within 1 cell of the target k."""
+    code, output = csdm("calibrate", "--k", "5", "--n-neurons", "60", "--inputs", "20", "--codegen-target", "numpy")
+    assert code == 0, output
+    achieved = float(output.split("effective k ")[1].split()[0])
+    assert abs(achieved - 5) < 1.0 and "Jaccard" in output
+
+
+def test_calibrate_passes_circuit_options():
+    """With 4 mossy fibers per granule cell the rate-mode drive stays below threshold: the error says so
+    (k = 0 at both ends of the bracket), which it would not with the dense default."""
+    code, output = csdm("calibrate", "--k", "5", "--n-neurons", "60", "--inputs", "20", "--sparse-dendrites", "4",
+                        "--codegen-target", "numpy")
+    assert code == 2 and "mean k is 0.0 at -2.0 and 0.0 at 2.0" in output
