@@ -9,6 +9,8 @@ go to the project-local ``.brian_cache/`` folder.
 from __future__ import annotations
 
 import gc
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
 CODEGEN_TARGETS = ("numpy", "cython", "cpp_standalone")
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".brian_cache"
+STANDALONE_KEEP = 8  # compiled standalone projects kept (~10-70 MB each); older ones are deleted
 
 
 @contextmanager
@@ -50,6 +53,23 @@ def standalone_device(directory: Path) -> Iterator[CPPStandaloneDevice]:
         yield device
     finally:
         b2.set_device(previous)
+
+
+def prune_projects(folder: Path, keep: int, current: Path) -> list[Path]:
+    """Delete all but the ``keep`` most recently used project folders in ``folder``; return them.
+
+    ``current`` (the project in use) counts as used now and is never deleted; "used" is the
+    folder's modification time, which this call sets on ``current``.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1; got {keep!r}.")
+    os.utime(current)
+    projects = sorted((d for d in folder.iterdir() if d.is_dir() and d != current),
+                      key=lambda d: d.stat().st_mtime, reverse=True)
+    stale = projects[keep - 1 :]
+    for d in stale:
+        shutil.rmtree(d, ignore_errors=True)
+    return stale
 
 
 @contextmanager

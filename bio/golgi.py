@@ -24,7 +24,7 @@ import networkx as nx
 import numpy as np
 
 from bio import equations
-from bio.brian import CACHE_DIR, block_synapses, codegen, frozen_gc, standalone_device
+from bio.brian import CACHE_DIR, STANDALONE_KEEP, block_synapses, codegen, frozen_gc, prune_projects, standalone_device
 from bio.wiring import normalised_weights
 
 GRANULE_PARAMS = ("b", "L", "tau_a")  # shared variables of the granule group (Eq. 13)
@@ -78,7 +78,8 @@ class RateLoop:
         """Generate and compile the standalone project for ``duration_ms`` presentations.
 
         The project folder is named after everything compiled into it (masks, sizes, dt,
-        duration, Brian2 version), so an identical network reuses it and its object files.
+        duration, Brian2 version), so an identical network reuses it and its object files. Only
+        the ``STANDALONE_KEEP`` most recently used projects are kept.
         """
         key = hashlib.sha1()
         for edge in (("granule", "golgi"), ("golgi", "granule")):
@@ -90,6 +91,7 @@ class RateLoop:
             self._create()
             self.network.run(duration_ms * b2.ms, namespace={})  # every name is a group variable
             device.build(directory=str(directory), compile=True, run=False, with_output=False)
+        prune_projects(directory.parent, STANDALONE_KEEP, directory)
         self._device, self._built_ms = device, duration_ms
 
     def run(
