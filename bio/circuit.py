@@ -17,7 +17,7 @@ import numpy as np
 from bio import _checks, chloride, plasticity
 from bio.brian import CODEGEN_TARGETS
 from bio.golgi import RateLoop
-from bio.spiking import CONSTANTS, GRANULE_REFRACTORY, V_TH_GOLGI, SpikingLoop
+from bio.spiking import CONSTANTS, GRANULE_REFRACTORY, MOSSY_FIRING, V_TH_GOLGI, SpikingLoop
 from bio.wiring import circuit_graph
 
 MODES = ("rate", "spiking")
@@ -43,6 +43,8 @@ class CerebellarCircuit:
     presentation_ms, dt_ms : biological time per input and integration step (default: 50 / 0.4 ms
         rate, 100 / 0.1 ms spiking). read_ms : spiking read window at the end of a presentation.
     max_rate_hz : mossy rate of a unit-norm input's largest possible component.
+    mossy_firing : spiking mossy trains, "poisson" or "regular" (random phase per presentation): a
+        regular train removes the Poisson count noise from the granule drive.
     lr_value, lr_address : learning rates of the two local rules (``bio/plasticity.py``); lr_value in (0, 2).
     active_threshold : activity (fraction of max) above which a granule cell counts as active (Eq. 12's C).
     switch_count : Eq. 12's s, activations until KCC2 dominates.
@@ -88,6 +90,7 @@ class CerebellarCircuit:
         dt_ms: float | None = None,
         read_ms: float = 50.0,
         max_rate_hz: float = 200.0,
+        mossy_firing: str = "poisson",
         lr_value: float = 0.1,
         lr_address: float = 0.01,
         active_threshold: float = 0.05,
@@ -136,6 +139,7 @@ class CerebellarCircuit:
         self._check_time()
         self.read_ms = min(_checks.positive("read_ms", read_ms), self.presentation_ms)
         self.max_rate_hz = _checks.positive("max_rate_hz", max_rate_hz)
+        self.mossy_firing = _checks.choice("mossy_firing", mossy_firing, MOSSY_FIRING)
         self.lr_value = _checks.positive("lr_value", lr_value)
         self.lr_address = float(lr_address)
         if lr_address < 0:
@@ -271,8 +275,11 @@ class CerebellarCircuit:
     def _simulate(self, x_unit: np.ndarray) -> np.ndarray:
         """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches."""
         if self._loop is None or self._loop.target != self.codegen_target:
-            loop_class = RateLoop if self.mode == "rate" else SpikingLoop
-            self._loop = loop_class(self.graph, self.batch_size, self.dt_ms, self.codegen_target)
+            if self.mode == "rate":
+                self._loop = RateLoop(self.graph, self.batch_size, self.dt_ms, self.codegen_target)
+            else:
+                self._loop = SpikingLoop(self.graph, self.batch_size, self.dt_ms, self.codegen_target,
+                                         self.mossy_firing)
         out = [
             self._simulate_batch(x_unit[s : s + self.batch_size])
             for s in range(0, len(x_unit), self.batch_size)

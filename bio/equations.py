@@ -59,6 +59,15 @@ dv/dt = (g_Lg * (E_Lg - v) + g_e * (E_e - v)) / C_g : volt (unless refractory)
 dg_e/dt = -g_e / tau_e : siemens
 """
 
+# Regular mossy fibers (the alternative to Poisson trains): each fiber is a phase oscillator that
+# fires whenever its phase crosses 1, i.e. a perfectly regular train at `rates`. Vestibular
+# primary afferents, a main mossy fiber source, include highly regular fibers (Goldberg &
+# Fernandez 1971, J Neurophysiol 34:635). The initial phase is drawn per presentation.
+MOSSY_REGULAR = """
+dphase/dt = rates : 1
+rates : Hz
+"""
+
 # Spiking synapses: each presynaptic spike adds a conductance quantum scaled by the weight.
 MOSSY_TO_GRANULE_SPIKE = ("w : 1", "g_e_post += w * q_mossy")
 GRANULE_TO_GOLGI_SPIKE = ("w : 1", "g_e_post += w * q_granule")

@@ -1,7 +1,8 @@
-"""Spiking mode: Poisson mossy fibers, conductance-based LIF granule and Golgi cells (Brian2).
+"""Spiking mode: Poisson or regular mossy fibers, conductance-based LIF granule and Golgi cells (Brian2).
 
 Granule and Golgi parameters are those of Fore et al. 2020 (``bio/equations.py``). Mossy
-fibers fire as Poisson processes at ``max_rate * x / ||x||``; with synaptic quantum q and
+fibers fire at ``max_rate * x / ||x||``, as Poisson processes or as regular trains with a random
+phase (``mossy_firing``); with synaptic quantum q and
 time constant tau_e a granule cell's mean excitatory conductance is
 ``max_rate * q * tau_e * drive``, the spiking counterpart of Eq. 13's e0 = address^T x.
 As in rate mode, ``n_copies`` presentations run side by side and the network is built once;
@@ -39,6 +40,7 @@ CONSTANTS = dict(
 V_TH_GOLGI = -50 * b2.mV
 GRANULE_REFRACTORY = 2 * b2.ms
 GOLGI_REFRACTORY = 10 * b2.ms
+MOSSY_FIRING = ("poisson", "regular")
 
 
 class SpikingLoop:
@@ -50,17 +52,24 @@ class SpikingLoop:
     n_copies : presentations simulated at once.
     dt_ms : integration step (exponential Euler, stable for large conductances; <= 0.1 ms recommended).
     target : Brian2 runtime code generation, "numpy" or "cython".
+    mossy_firing : "poisson" (PoissonGroup) or "regular" (phase oscillators, ``equations.MOSSY_REGULAR``).
     """
 
-    def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy") -> None:
+    def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy",
+                 mossy_firing: str = "poisson") -> None:
         self.target = target
+        self.mossy_firing = mossy_firing
         self.n_inputs = graph.nodes["mossy"]["size"]
         self.n_neurons = graph.nodes["granule"]["size"]
         self.n_golgi = graph.nodes["golgi"]["size"]
         self.n_copies = n_copies
         self.dendrites = graph.edges["mossy", "granule"]["mask"]
         dt = dt_ms * b2.ms
-        self.mossy = b2.PoissonGroup(n_copies * self.n_inputs, rates=0 * b2.Hz, dt=dt)
+        if mossy_firing == "poisson":
+            self.mossy = b2.PoissonGroup(n_copies * self.n_inputs, rates=0 * b2.Hz, dt=dt)
+        else:
+            self.mossy = b2.NeuronGroup(n_copies * self.n_inputs, equations.MOSSY_REGULAR, threshold="phase >= 1",
+                                        reset="phase -= 1", method="euler", dt=dt)
         self.granule = b2.NeuronGroup(
             n_copies * self.n_neurons,
             equations.GRANULE_LIF,
@@ -131,6 +140,8 @@ class SpikingLoop:
         padded = np.zeros((self.n_copies, self.n_inputs))
         padded[:batch] = rates_hz
         self.mossy.rates_ = padded.ravel()
+        if self.mossy_firing == "regular":  # a random phase per fiber: the fibers do not fire in lockstep
+            self.mossy.phase_ = np.random.default_rng(seed).random(self.n_copies * self.n_inputs)
         self.dendrite_syn.w_ = np.tile(address[np.nonzero(self.dendrites)], self.n_copies)
         self.granule.E_gaba_ = np.tile(e_gaba_mV * 1e-3, self.n_copies)
         self.granule.v_ = float(CONSTANTS["E_L"])

@@ -182,6 +182,8 @@ def calibrate_cmd(
                                                "possible component (spiking)")] = 200.0,
     sparse_dendrites: Annotated[int | None, typer.Option(help="mossy fibers per granule cell (dense if unset)")]
     = None,
+    mossy_firing: Annotated[str, typer.Option(help="spiking mossy trains: poisson | regular (random phase, "
+                                              "no count noise)")] = "poisson",
     codegen_target: Annotated[str, typer.Option(help="numpy | cython | cpp_standalone (rate only)")] = "cython",
 ) -> None:
     """Find the Golgi threshold (or gain) that leaves k granule cells active on average.
@@ -189,7 +191,7 @@ def calibrate_cmd(
     Builds a mature circuit (hyperpolarising GABA) with its initial random addresses, solves
     mean effective k = K with scipy's brentq on real inputs, and prints the achieved k, its
     spread and the Top-K fidelity at that setting. Examples: csdm calibrate --k 10;
-    csdm calibrate --mode spiking --inputs 100 --max-rate-hz 1000 --sparse-dendrites 4
+    csdm calibrate --mode spiking --inputs 100 --max-rate-hz 1000 --mossy-firing regular
     """
     import numpy as np
 
@@ -208,7 +210,7 @@ def calibrate_cmd(
     x = data.x_test[np.random.default_rng(seed).choice(len(data.x_test), min(inputs, len(data.x_test)), False)]
     circuit = CerebellarCircuit(data.n_inputs, n_neurons, data.n_classes, mode=mode, seed=seed,
                                 max_rate_hz=max_rate_hz, sparse_dendrites=sparse_dendrites,
-                                codegen_target=codegen_target)
+                                mossy_firing=mossy_firing, codegen_target=codegen_target)
     circuit.mature()
     threshold = circuit.active_threshold if mode == "rate" else spiking_active_threshold(circuit)
     cal = calibrate_golgi(circuit, x, k, parameter, bracket, active_threshold=threshold)

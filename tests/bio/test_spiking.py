@@ -51,3 +51,32 @@ def test_strong_inhibition_stays_stable(digits):
         c.mature()
         counts.append((c.hidden(x[:10]) > 0).sum(axis=1).mean())
     assert counts[1] <= counts[0] < 200
+
+
+def test_regular_mossy_trains_cut_trial_to_trial_noise(digits):
+    """The same digit presented 20 times (1,000 Hz max rate, Golgi gain 50, 200 cells): regular mossy
+    trains (random phase) make granule activity vary less between presentations than Poisson trains,
+    and the active set repeats more faithfully. Measured: activity sd 0.0084 vs 0.0163, mean pairwise
+    Jaccard of the active sets 0.78 vs 0.57."""
+    x, _ = digits
+    repeats = np.repeat(x[:1], 20, axis=0)
+    spread, overlap = {}, {}
+    for firing in ("poisson", "regular"):
+        c = bio.CerebellarCircuit(64, 200, 10, mode="spiking", seed=0, batch_size=20, mossy_firing=firing,
+                                  max_rate_hz=1000.0, golgi_gain=50.0)
+        c.mature()
+        h = c.hidden(repeats)
+        active = h > 0
+        assert 0 < active.sum(axis=1).mean() < 200
+        spread[firing] = h.std(axis=0).mean()
+        overlap[firing] = np.mean([(a & b).sum() / max((a | b).sum(), 1)
+                                   for n, a in enumerate(active) for b in active[n + 1 :]])
+    assert spread["regular"] < 0.7 * spread["poisson"]
+    assert overlap["regular"] > overlap["poisson"] + 0.1
+
+
+def test_mossy_firing_is_checked():
+    import pytest
+
+    with pytest.raises(ValueError, match="mossy_firing"):
+        bio.CerebellarCircuit(64, 20, 10, mode="spiking", mossy_firing="bursting")

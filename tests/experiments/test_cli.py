@@ -200,3 +200,10 @@ def test_calibrate_passes_circuit_options():
     code, output = csdm("calibrate", "--k", "5", "--n-neurons", "60", "--inputs", "20", "--sparse-dendrites", "4",
                         "--codegen-target", "numpy")
     assert code == 2 and "mean k is 0.0 at -2.0 and 0.0 at 2.0" in output
+
+
+def test_calibrate_passes_mossy_firing():
+    """--mossy-firing reaches the circuit: an unknown train type is refused by name."""
+    code, output = csdm("calibrate", "--mode", "spiking", "--n-neurons", "60", "--inputs", "5",
+                        "--mossy-firing", "bursting", "--codegen-target", "numpy")
+    assert code == 2 and "mossy_firing" in output
