@@ -261,6 +261,10 @@ def table(
     device: Annotated[str | None, typer.Option(help=_help("device"))] = None,
     batch_seeds: Annotated[bool, typer.Option("--batch-seeds/--sequential-seeds",
                                               help="train the seeds of SDMLP-family rows as one batched model")] = True,
+    sdm_protocol: Annotated[str, typer.Option(
+        help="reference: the SDMLP rows train with the reference code's protocol (SGD lr 0.05, clip 1, "
+        "full GABA switch with s = 5e6 x epochs/500, no k annealing); options: with the options given here "
+        "(e.g. --anneal-epochs)")] = "reference",
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
 ) -> None:
     """Train every method on the same class-incremental stream and compare with the paper.
@@ -278,7 +282,8 @@ def table(
 
     options = {name: v for name, v in locals().items() if name in TrainConfig.model_fields and v is not None}
     options.pop("dataset"), options.pop("data_dir", None)
-    results = run_table(dataset, data_dir, methods, seeds, out, options, progress=not quiet, batch_seeds=batch_seeds)
+    results = run_table(dataset, data_dir, methods, seeds, out, options, progress=not quiet, batch_seeds=batch_seeds,
+                        sdm_protocol=sdm_protocol)
     typer.echo(format_markdown(results, dataset, methods))
     typer.echo(f"table folder: {out}")
 

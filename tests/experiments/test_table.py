@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from experiments.cli import app
+from experiments.config import ConfigError
 from experiments.published import PUBLISHED, lookup
 from experiments.table import ABLATIONS, COLUMNS, format_markdown
 
@@ -42,9 +43,10 @@ def test_published_numbers():
 
 
 def test_batched_seeds_match_sequential_seeds(tmp_path):
-    """SDMLP rows train their seeds as one stacked model; per-seed results equal one run per seed."""
+    """SDMLP rows train their seeds as one stacked model; per-seed results equal one run per seed. The
+    rows use the reference protocol by default: the GABA switch with s scaled to 2 epochs (5e6 * 2 / 500)."""
     base = ["table", "--dataset", "digits", "--methods", "sdmlp", "--seeds", "2", "--epochs-per-task", "2",
-            "--n-neurons", "60", "--anneal-epochs", "1", "--quiet"]
+            "--n-neurons", "60", "--quiet"]
     for flag, sub in (("--batch-seeds", "b"), ("--sequential-seeds", "s")):
         result = CliRunner().invoke(app, [*base, flag, "--out", str(tmp_path / sub)])
         assert result.exit_code == 0, result.output
@@ -56,6 +58,17 @@ def test_batched_seeds_match_sequential_seeds(tmp_path):
         assert batched["dead_fraction"] == pytest.approx(single["dead_fraction"], abs=1e-3)
     tables = [list(csv.DictReader((tmp_path / sub / "table.csv").open()))[0] for sub in "bs"]
     assert float(tables[0]["acc_mean"]) == pytest.approx(float(tables[1]["acc_mean"]), abs=1e-3)
+    assert tables[0]["protocol"] == "optimizer=sgd, lr=0.05, batch_size=32, grad_clip=1.0, anneal_epochs=0, " \
+                                    "gaba_s=20000.0, topk_mode=subtract"
+
+
+def test_sdm_protocol_conflicts_are_refused(tmp_path):
+    from experiments.table import run_table
+
+    with pytest.raises(ConfigError, match="--sdm-protocol options"):
+        run_table("digits", None, "relu,sdmlp", 1, tmp_path, {"anneal_epochs": 3})
+    with pytest.raises(ConfigError, match="--sdm-protocol"):
+        run_table("digits", None, "sdmlp", 1, tmp_path, sdm_protocol="paper")
 
 
 def test_batched_seeds_refused_for_other_learners(tmp_path):
