@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ann.regularizers import Site
 from ann.torch_learner import OptimizerName, TorchLearner, _check_int
 
 
@@ -21,10 +22,19 @@ class ReLUNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.output_layer = nn.Linear(n_neurons, n_outputs)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (S=1, B, n_inputs) -> logits (1, B, o), hidden (1, B, r) (before dropout)."""
-        hidden = torch.relu(self.hidden_layer(x))  # (1, B, n_neurons)
-        return self.output_layer(self.dropout(hidden)), hidden
+    def forward(self, x: torch.Tensor, sites: list[Site] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (S=1, B, n_inputs) -> logits (1, B, o), hidden (1, B, r) (before dropout).
+
+        ``sites``: a list to which the two linear layers are appended as ``ann.regularizers.Site``.
+        """
+        pre = self.hidden_layer(x)
+        hidden = torch.relu(pre)  # (1, B, n_neurons)
+        dropped = self.dropout(hidden)
+        logits = self.output_layer(dropped)
+        if sites is not None:
+            sites += [Site("hidden_layer.weight", "hidden_layer.bias", x, pre, transposed=True),
+                      Site("output_layer.weight", "output_layer.bias", dropped, logits, transposed=True)]
+        return logits, hidden
 
 
 class ReLUMLP(TorchLearner):

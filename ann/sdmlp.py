@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ann.regularizers import Site
 from ann.topk import TopKMode, gaba_lambda, k_schedule, topk
 from ann.torch_learner import OptimizerName, TorchLearner, _check_int
 
@@ -48,8 +49,12 @@ class SDMNet(nn.Module):
         self.register_buffer("counts", torch.zeros(S, n_neurons))
         self.k, self.mode, self.gaba_s, self.l2_normalize = k, mode, gaba_s, l2_normalize
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (S, B, n_inputs) or (1, B, n_inputs) (shared by all models) -> logits (S, B, o), hidden (S, B, r)."""
+    def forward(self, x: torch.Tensor, sites: list[Site] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (S, B, n_inputs) or (1, B, n_inputs) (shared by all models) -> logits (S, B, o), hidden (S, B, r).
+
+        ``sites``: a list to which the two linear maps (address, value) are appended as
+        ``ann.regularizers.Site`` records (for importance estimates).
+        """
         if self.l2_normalize:
             x = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # step 1 (an all-zero input stays zero)
         drive = x @ self.address  # (S, B, n_neurons), step 2 (batched matmul)
@@ -60,6 +65,9 @@ class SDMNet(nn.Module):
         logits = hidden @ self.value  # (S, B, n_outputs), step 4
         if self.output_bias is not None:
             logits = logits + self.output_bias
+        if sites is not None:
+            sites += [Site("address", "hidden_bias" if self.hidden_bias is not None else None, x, drive),
+                      Site("value", "output_bias" if self.output_bias is not None else None, hidden, logits)]
         return logits, hidden
 
 

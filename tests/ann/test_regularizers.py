@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from ann.regularizers import EWC, L2, MAS, SI
+from ann import SDMLP, ReLUMLP
+from ann.regularizers import EWC, L2, MAS, SI, Site
 
 
 class Linear1(nn.Module):
@@ -14,8 +15,10 @@ class Linear1(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.tensor(w, dtype=torch.float32))
 
-    def forward(self, x):
+    def forward(self, x, sites=None):
         logits = x @ self.weight.T
+        if sites is not None:
+            sites.append(Site("weight", None, x, logits, transposed=True))
         return logits, logits
 
 
@@ -76,6 +79,61 @@ def test_penalty_anchor_accumulation_and_l2():
     first = mas.importance["weight"].clone()
     mas.after_task(net, X, torch.tensor([0, 1]))
     torch.testing.assert_close(mas.importance["weight"], 2 * first)  # importances of tasks add up
+
+
+def _per_sample_reference(net, x, loss_of_logits, combine):
+    """Brute force: one autograd call per sample (and class), combined per parameter."""
+    params = dict(net.named_parameters())
+    total = {n: torch.zeros_like(p) for n, p in params.items()}
+    for xi in x:
+        logits = net(xi[None, None])[0][0, 0]
+        for weight, loss in loss_of_logits(logits):
+            grads = torch.autograd.grad(loss, list(params.values()), retain_graph=True)
+            for n, g in zip(params, grads, strict=True):
+                total[n] += weight * combine(g)
+    return {n: v / len(x) for n, v in total.items()}
+
+
+def _learners():
+    rng = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 12, generator=rng)
+    y = torch.arange(40) % 4
+    sdm = SDMLP(12, 30, 4, k=5, gaba_s=50.0, anneal_epochs=0, hidden_bias=True, output_bias=True, seed=0,
+                device="cpu")
+    relu = ReLUMLP(12, 30, 4, seed=0, device="cpu")
+    for model in (sdm, relu):
+        model.fit_task(x.numpy(), y.numpy(), epochs=3)
+        model.net.eval()
+    return x[:9], [sdm.net, relu.net]
+
+
+def test_site_importances_equal_per_sample_gradients():
+    """EWC's Fisher and MAS's mean |grad| from linear sites equal one autograd call per sample, on the
+    SDMLP (Top-K by subtraction, GABA switch, both biases) and the ReLU MLP."""
+    x, nets = _learners()
+    beta = 0.7
+    for net in nets:
+        ewc, mas = EWC(beta=beta), MAS()
+
+        def per_class(logits):
+            log_p = torch.log_softmax(beta * logits, dim=-1)
+            return [(log_p[c].exp().detach(), -log_p[c]) for c in range(len(log_p))]
+
+        expected = _per_sample_reference(net, x, per_class, torch.square)
+        got = ewc.task_importance(net, x, None)
+        for n in expected:
+            torch.testing.assert_close(got[n], expected[n], rtol=1e-4, atol=1e-9)
+        expected = _per_sample_reference(net, x, lambda logits: [(1.0, (logits**2).sum())], torch.abs)
+        got = mas.task_importance(net, x, None)
+        for n in expected:
+            torch.testing.assert_close(got[n], expected[n], rtol=1e-4, atol=1e-9)
+
+
+def test_a_parameter_outside_every_site_is_named():
+    net = Linear1(W)
+    net.extra = nn.Parameter(torch.zeros(3))
+    with pytest.raises(ValueError, match="extra"):
+        EWC().after_task(net, X, torch.tensor([0, 1]))
 
 
 @pytest.mark.parametrize("make", [lambda: EWC(beta=0), lambda: SI(coef=-1), lambda: MAS(coef=float("nan"))])
