@@ -1,6 +1,8 @@
 """Throughput of the Brian2 cerebellar circuit: presentations per second, simulated/wall time.
 
-Run: ``PYTHONPATH=. python benchmarks/bench_bio.py [--quick] [--targets numpy cython]``.
+Run: ``PYTHONPATH=. python benchmarks/bench_bio.py [--quick] [--targets numpy cython] [--workers 1 2]``.
+``--workers`` lists worker-process counts to compare side by side (``n_workers``: each batch is
+split across the processes; runtime targets only).
 Goals (2 CPU cores, 1,000 granule cells): rate mode >= 1,000 presentations/s; spiking
 <= 20 ms wall per 100 ms presentation. The first call per configuration (code generation,
 Cython or C++ compilation on a cold cache) is timed separately as "warm-up" and excluded.
@@ -21,20 +23,24 @@ from sklearn.datasets import load_digits
 import bio
 
 
-def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch_size: int) -> dict:
+def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch_size: int,
+            n_workers: int = 1) -> dict:
     x = load_digits().data.astype(np.float32)
     x = x[np.arange(n_presentations) % len(x)]
-    c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch_size, codegen_target=target)
+    c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch_size, codegen_target=target,
+                              n_workers=n_workers)
     t0 = time.perf_counter()
-    c.hidden(x[:batch_size])
+    c.hidden(x[: batch_size * n_workers])  # every worker starts and builds its loop
     warm = time.perf_counter() - t0
     t0 = time.perf_counter()
     c.hidden(x)
     wall = time.perf_counter() - t0
+    c.close()
     simulated_s = n_presentations * c.presentation_ms * 1e-3
     return dict(
         mode=mode,
         target=target,
+        workers=n_workers,
         n_neurons=n_neurons,
         batch=batch_size,
         presentation_ms=c.presentation_ms,
@@ -50,19 +56,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", nargs="+", default=["numpy", "cython", "cpp_standalone"],
                         help="Brian2 code generation targets (cpp_standalone: rate mode only)")
+    parser.add_argument("--workers", nargs="+", type=int, default=[1],
+                        help="worker-process counts to compare at 1,000 cells (runtime targets)")
     parser.add_argument("--quick", action="store_true", help="fewer presentations")
     args = parser.parse_args()
     n_rate, n_spike = (200, 40) if args.quick else (1000, 100)
     rows = []
     for target in args.targets:
-        rows.append(measure("rate", target, 1000, n_rate, 200))
-        if target != "cpp_standalone":
-            rows.append(measure("spiking", target, 1000, n_spike, 50))
+        for workers in args.workers:
+            if workers > 1 and target == "cpp_standalone":
+                continue  # one compiled project per circuit
+            rows.append(measure("rate", target, 1000, n_rate, 200, workers))
+            if target != "cpp_standalone":
+                rows.append(measure("spiking", target, 1000, n_spike, 50, workers))
         for n in (250, 4000):
             rows.append(measure("rate", target, n, n_rate, 200))
     cols = [
         "mode",
         "target",
+        "workers",
         "n_neurons",
         "batch",
         "presentation_ms",

@@ -19,6 +19,7 @@ from bio.brian import CODEGEN_TARGETS
 from bio.golgi import RateLoop
 from bio.spiking import CONSTANTS, GRANULE_REFRACTORY, MOSSY_FIRING, V_TH_GOLGI, SpikingLoop
 from bio.wiring import circuit_graph
+from bio.workers import LoopPool
 
 MODES = ("rate", "spiking")
 E_REST_MV = float(CONSTANTS["E_L"] / b2.mV)  # granule resting potential, Fore et al. 2020
@@ -53,6 +54,9 @@ class CerebellarCircuit:
     mossy_nS, granule_golgi_nS, golgi_granule_nS, golgi_threshold_scale_mV : spiking synaptic
         quanta and the voltage per unit golgi_threshold.
     batch_size : presentations simulated side by side (independent circuit copies).
+    n_workers : processes that simulate in parallel (Brian2's runtime targets use one core each);
+        each batch is split into n_workers parts. Rate mode gives exactly ``n_workers=1``'s result;
+        spiking mode draws its Poisson seeds per part. Call :meth:`close` to stop the workers early.
     codegen_target : Brian2 target: "numpy" (no compiler), "cython" (compiles once per model, cached) or
         "cpp_standalone" (rate mode only: compiles the network into a C++ program, ~10 s per
         circuit size and presentation time, cached in .brian_cache/standalone/, run once per batch).
@@ -108,6 +112,7 @@ class CerebellarCircuit:
         golgi_threshold_scale_mV: float = 10.0,
         batch_size: int = 100,
         codegen_target: str = "numpy",
+        n_workers: int = 1,
     ) -> None:
         self.n_inputs = _checks.count("n_inputs", n_inputs)
         self.n_neurons = _checks.count("n_neurons", n_neurons, 2)
@@ -166,6 +171,12 @@ class CerebellarCircuit:
         self.golgi_granule_nS = _checks.positive("golgi_granule_nS", golgi_granule_nS)
         self.golgi_threshold_scale_mV = _checks.positive("golgi_threshold_scale_mV", golgi_threshold_scale_mV)
         self.batch_size = _checks.count("batch_size", batch_size)
+        self.n_workers = _checks.count("n_workers", n_workers)
+        if self.n_workers > 1 and self.codegen_target == "cpp_standalone":
+            raise ValueError(
+                "The 'n_workers' parameter of CerebellarCircuit must be 1 with codegen_target='cpp_standalone' "
+                "(one compiled project per circuit). Use 'cython' for several workers."
+            )
 
         self.graph = circuit_graph(
             self.n_inputs, self.n_neurons, self.n_outputs, n_golgi, p_golgi, sparse_dendrites, self.seed
@@ -178,7 +189,7 @@ class CerebellarCircuit:
         self.activity_count_ = np.zeros(self.n_neurons, np.int64)
         self.chloride_mM_ = np.full(self.n_neurons, float(self._chloride(self.e_cl_young_mV)))
         self.epochs_ = 0
-        self._loop: RateLoop | SpikingLoop | None = None  # built on first use, then reused
+        self._loop: RateLoop | SpikingLoop | LoopPool | None = None  # built on first use, then reused
 
     # ------------------------------------------------------------------ checks
     def _check_time(self) -> None:
@@ -273,20 +284,30 @@ class CerebellarCircuit:
         return x / np.where(norm > 0, norm, 1.0)
 
     def _simulate(self, x_unit: np.ndarray) -> np.ndarray:
-        """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches."""
+        """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches.
+
+        With ``n_workers`` > 1 a batch is split into ``n_workers`` parts simulated side by side, so
+        one learning batch uses every worker too.
+        """
+        copies = -(-self.batch_size // self.n_workers)  # presentations per simulation run
         if self._loop is None or self._loop.target != self.codegen_target:
+            self.close()
             if self.mode == "rate":
-                self._loop = RateLoop(self.graph, self.batch_size, self.dt_ms, self.codegen_target)
+                factory, args = RateLoop, (self.graph, copies, self.dt_ms, self.codegen_target)
             else:
-                self._loop = SpikingLoop(self.graph, self.batch_size, self.dt_ms, self.codegen_target,
-                                         self.mossy_firing)
-        out = [
-            self._simulate_batch(x_unit[s : s + self.batch_size])
-            for s in range(0, len(x_unit), self.batch_size)
-        ]
+                factory = SpikingLoop
+                args = (self.graph, copies, self.dt_ms, self.codegen_target, self.mossy_firing)
+            self._loop = factory(*args) if self.n_workers == 1 else LoopPool(self.n_workers, factory, args,
+                                                                              self.codegen_target)
+        batches = (self._run_args(x_unit[s : s + copies]) for s in range(0, len(x_unit), copies))
+        if isinstance(self._loop, LoopPool):
+            out = self._loop.map(batches)
+        else:
+            out = [self._loop.run(*args) for args in batches]
         return np.concatenate(out) if out else np.zeros((0, self.n_neurons), np.float32)
 
-    def _simulate_batch(self, x_unit: np.ndarray) -> np.ndarray:
+    def _run_args(self, x_unit: np.ndarray) -> tuple:
+        """The arguments of the loop's ``run`` for one simulation batch of unit-norm inputs."""
         if self.mode == "rate":
             params = dict(
                 tau_a=self.tau_granule_ms * b2.ms,
@@ -297,7 +318,7 @@ class CerebellarCircuit:
                 b_i=self.golgi_threshold,
             )
             drive = x_unit @ self.address_  # Eq. 13's e0 = X_a^T x, (batch, n_neurons)
-            return self._loop.run(drive, self.gaba_switch(), self.presentation_ms, params)
+            return drive, self.gaba_switch(), self.presentation_ms, params
         namespace = dict(
             q_mossy=self.mossy_nS * b2.nS,
             q_granule=self.granule_golgi_nS * b2.nS,
@@ -306,15 +327,14 @@ class CerebellarCircuit:
             V_th_golgi=V_TH_GOLGI + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV,
         )
         seed = int(self._rng.integers(2**31 - 1))
-        return self._loop.run(
-            x_unit * self.max_rate_hz,
-            self.address_,
-            self.e_gaba_mV(),
-            self.presentation_ms,
-            self.read_ms,
-            namespace,
-            seed,
-        )
+        return (x_unit * self.max_rate_hz, self.address_, self.e_gaba_mV(), self.presentation_ms, self.read_ms,
+                namespace, seed)
+
+    def close(self) -> None:
+        """Stop the worker processes of ``n_workers > 1`` (a later simulation starts new ones)."""
+        if isinstance(self._loop, LoopPool):
+            self._loop.close()
+        self._loop = None
 
     # ------------------------------------------------------------ learner
     def fit_task(
@@ -399,4 +419,4 @@ class CerebellarCircuit:
                 )
             self.graph.edges[u, v]["mask"] = mask
         self._dendrites = self.graph.edges["mossy", "granule"]["mask"]
-        self._loop = None  # rebuilt from the loaded wiring on next use
+        self.close()  # the loop is rebuilt from the loaded wiring on next use

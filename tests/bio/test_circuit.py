@@ -110,3 +110,25 @@ def test_bad_weights_and_labels():
         c.set_weights({"value": good["value"]})
     with pytest.raises(ValueError, match="y must"):
         c.fit_task(np.ones((3, 4), np.float32), np.array([0, 1, 5]), epochs=1)
+
+
+@pytest.mark.parametrize("mode, reference_batch", [("rate", 8), ("spiking", 4)])
+def test_worker_processes_give_identical_activity(digits, mode, reference_batch):
+    """2 worker processes (batches of 8 split in two) equal one process exactly: in rate mode one
+    process with the same batches; in spiking mode one with batches of 4, which draws the same
+    Poisson seeds in the same order."""
+    x, _ = digits
+    out = {}
+    for n_workers, batch_size in ((1, reference_batch), (2, 8)):
+        c = bio.CerebellarCircuit(64, 40, 10, mode=mode, seed=3, batch_size=batch_size, n_workers=n_workers,
+                                  presentation_ms=20.0, read_ms=10.0)
+        c.mature()
+        out[n_workers] = c.hidden(x[:20])
+        c.close()
+    assert out[1].shape == (20, 40) and out[1].any()
+    np.testing.assert_array_equal(out[1], out[2])
+
+
+def test_workers_refuse_cpp_standalone():
+    with pytest.raises(ValueError, match="n_workers"):
+        bio.CerebellarCircuit(64, 40, 10, n_workers=2, codegen_target="cpp_standalone")
