@@ -14,6 +14,8 @@ CodegenTarget = Literal["numpy", "cython", "cpp_standalone"]
 CODEGEN_HELP = ("Brian2 code generation: numpy needs no compiler; cython compiles once (~10-30 s, cached in "
                 ".brian_cache/), then runs ~3x faster; cpp_standalone (rate mode only) compiles a C++ program "
                 "per circuit and runs it once per batch")
+WORKERS_HELP = ("circuit worker processes: each simulation batch is split across them (Brian2 simulates on one "
+                "core per process); numpy or cython only")
 
 
 class ConfigError(ValueError):
@@ -58,6 +60,7 @@ class TrainConfig(BaseModel):
                        "the FlyModel's k-WTA uses --k")
     fly_lr: float = Field(0.005, gt=0, description="FlyModel associative learning rate (App. G.2)")
     codegen_target: CodegenTarget = Field("cython", description=CODEGEN_HELP + " (bio-rate, bio-spiking)")
+    bio_workers: int = Field(1, ge=1, description=WORKERS_HELP + " (bio-rate, bio-spiking)")
     # SDMLP ablations (Table 2); the defaults are the SDMLP
     nonnegative: bool = Field(True, description="clamp SDMLP weights >= 0 (False: 'negative weights' ablation)")
     l2_normalize: bool = Field(True, description="L2-normalise SDMLP inputs and addresses (False: 'no L2 norm')")
@@ -109,6 +112,7 @@ class PairedConfig(BaseModel):
     epochs_per_task: int = Field(100, ge=1, description="SDMLP epochs per task")
     bio_epochs: int = Field(1, ge=1, description="circuit presentations of each task (native protocol)")
     codegen_target: CodegenTarget = Field("cython", description=CODEGEN_HELP)
+    bio_workers: int = Field(1, ge=1, description=WORKERS_HELP)
     classes_per_task: int = Field(2, ge=1, description="classes per task")
     class_order: Literal["sequential", "random"] = Field("sequential", description="task order of the classes")
     smoothing: float = Field(0.05, gt=0, description="L of Eq. 13: granule response smoothing (smaller: closer "

@@ -64,7 +64,8 @@ def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
     from bio import CerebellarCircuit
 
     return lambda c, n_inputs, n_outputs: CerebellarCircuit(n_inputs, c.n_neurons, n_outputs, mode=mode,
-                                                            seed=c.seed, codegen_target=c.codegen_target)
+                                                            seed=c.seed, codegen_target=c.codegen_target,
+                                                            n_workers=c.bio_workers)
 
 
 def _identity(stream: TaskStream) -> TaskStream:
@@ -96,8 +97,8 @@ MODELS: dict[str, Method] = {
     "sdmlp+ewc": Method(lambda c, n, o: _sdmlp(c, n, o, _ewc(c)), (*_SDM, "reg_coef", "beta")),
     "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c)), (*_SDM, "reg_coef")),
     "oracle": Method(_relu, _TRAINING, joint),
-    "bio-rate": Method(_bio("rate"), ("codegen_target",)),
-    "bio-spiking": Method(_bio("spiking"), ("codegen_target",)),
+    "bio-rate": Method(_bio("rate"), ("codegen_target", "bio_workers")),
+    "bio-spiking": Method(_bio("spiking"), ("codegen_target", "bio_workers")),
 }
 
 

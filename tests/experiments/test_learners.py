@@ -54,3 +54,15 @@ def test_registry_builds_the_circuit_as_a_learner(name, digits):
     assert learner.mode == name.removeprefix("bio-") and learner.n_neurons == 60
     x, y = digits.x_train[:20], digits.y_train[:20]
     assert learner.fit_task(x, y, 1).predict(x).shape == (20,)
+
+
+def test_bio_workers_reach_the_circuit(digits):
+    from experiments.config import PairedConfig
+    from experiments.paired_run import _learners
+    from experiments.streams import class_incremental
+
+    config = TrainConfig(model="bio-rate", n_neurons=60, k=5, codegen_target="numpy", bio_workers=2)
+    assert get_method("bio-rate").build(config, digits.n_inputs, digits.n_classes).n_workers == 2
+    stream = class_incremental(digits, 2)
+    _, circuits = _learners(PairedConfig(n_neurons=60, k=5, codegen_target="numpy", bio_workers=2), stream, 0)
+    assert {c.n_workers for c in circuits.values()} == {2}
