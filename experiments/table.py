@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from experiments.config import ConfigError, build_config
+from experiments.config import ConfigError, TrainConfig, build_config
 from experiments.plots import plot_methods_over_tasks
 from experiments.published import lookup
 from experiments.registry import describe_settings, get_method
@@ -35,6 +35,7 @@ class Row(NamedTuple):
 SDM_PROTOCOLS = ("reference", "options")
 REFERENCE_GABA_S = 5e6  # the reference code's s of Eq. 12 for its 500 epochs per task
 REFERENCE_EPOCHS = 500
+_DEFAULT_EPOCHS = TrainConfig.model_fields["epochs_per_task"].default
 
 
 def reference_sdm_protocol(epochs_per_task: int) -> dict[str, Any]:
@@ -46,8 +47,7 @@ def reference_sdm_protocol(epochs_per_task: int) -> dict[str, Any]:
     ACC 0.607 (k = 10) and 0.810 (k = 1) at 500 epochs, and 0.364 (k = 10, s = 1e5) at 10 epochs
     where k annealing gave 0.251 (README, Results).
     """
-    return {"optimizer": "sgd", "lr": 0.05, "grad_clip": 1.0, "anneal_epochs": 0,
-            "gaba_s": REFERENCE_GABA_S * epochs_per_task / REFERENCE_EPOCHS}
+    return {**_REFERENCE, "anneal_epochs": 0, "gaba_s": REFERENCE_GABA_S * epochs_per_task / REFERENCE_EPOCHS}
 
 
 # Tables 7/8 (Split MNIST / FashionMNIST). FlyModel: k=64 is the paper's 1K-cell setting.
@@ -156,8 +156,7 @@ def run_table(dataset: str, data_dir: str | None, methods: str, seeds: int, out:
     for row in rows:
         values = {**(options or {}), **row.overrides, "model": row.model, "dataset": dataset, "data_dir": data_dir}
         if row.sdm and sdm_protocol == "reference":
-            epochs = build_config({**values, "anneal_epochs": 0}).epochs_per_task
-            values.update(reference_sdm_protocol(epochs))
+            values.update(reference_sdm_protocol(values.get("epochs_per_task", _DEFAULT_EPOCHS)))
         config = build_config({**values, "seed": 0})
         if batch_seeds and seeds > 1 and get_method(row.model).batched and config.class_order == "sequential":
             batched = config.model_copy(update={"n_models": seeds})
