@@ -297,8 +297,11 @@ class CerebellarCircuit:
             else:
                 factory = SpikingLoop
                 args = (self.graph, copies, self.dt_ms, self.codegen_target, self.mossy_firing)
-            self._loop = factory(*args) if self.n_workers == 1 else LoopPool(self.n_workers, factory, args,
-                                                                              self.codegen_target)
+            if self.n_workers == 1:
+                self._loop = factory(*args)
+            else:
+                warm = self._run_args(np.zeros((1, self.n_inputs)), seed=0)
+                self._loop = LoopPool(self.n_workers, factory, args, warm, self.codegen_target)
         batches = (self._run_args(x_unit[s : s + copies]) for s in range(0, len(x_unit), copies))
         if isinstance(self._loop, LoopPool):
             out = self._loop.map(batches)
@@ -306,8 +309,11 @@ class CerebellarCircuit:
             out = [self._loop.run(*args) for args in batches]
         return np.concatenate(out) if out else np.zeros((0, self.n_neurons), np.float32)
 
-    def _run_args(self, x_unit: np.ndarray) -> tuple:
-        """The arguments of the loop's ``run`` for one simulation batch of unit-norm inputs."""
+    def _run_args(self, x_unit: np.ndarray, seed: int | None = None) -> tuple:
+        """The arguments of the loop's ``run`` for one simulation batch of unit-norm inputs.
+
+        Spiking mode: ``seed`` seeds the batch's spike trains (default: drawn from the circuit's RNG).
+        """
         if self.mode == "rate":
             params = dict(
                 tau_a=self.tau_granule_ms * b2.ms,
@@ -326,7 +332,8 @@ class CerebellarCircuit:
             gain=self.golgi_gain,
             V_th_golgi=V_TH_GOLGI + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV,
         )
-        seed = int(self._rng.integers(2**31 - 1))
+        if seed is None:
+            seed = int(self._rng.integers(2**31 - 1))
         return (x_unit * self.max_rate_hz, self.address_, self.e_gaba_mV(), self.presentation_ms, self.read_ms,
                 namespace, seed)
 

@@ -10,16 +10,25 @@ gives in one process. Workers are spawned (not forked): safe with torch's and Op
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 _LOOP: Any = None  # inside a worker: its copy of the loop, built when the worker starts
+_BARRIER: Any = None  # inside a worker: the pool's start-up barrier
 
 
-def _start(factory: Callable[..., Any], factory_args: tuple) -> None:
-    global _LOOP
+def _start(factory: Callable[..., Any], factory_args: tuple, warm_args: tuple, barrier: Any) -> None:
+    global _LOOP, _BARRIER
     _LOOP = factory(*factory_args)
+    _LOOP.run(*warm_args)  # the first simulation loads the generated code
+    _BARRIER = barrier
+
+
+def _ready() -> int:
+    _BARRIER.wait()  # returns once every worker holds one of these tasks
+    return os.getpid()
 
 
 def _run(run_args: tuple) -> Any:
@@ -27,16 +36,23 @@ def _run(run_args: tuple) -> Any:
 
 
 class LoopPool:
-    """``n_workers`` processes that each build ``factory(*factory_args)`` once, at start-up.
+    """``n_workers`` processes that each build ``factory(*factory_args)`` and run ``warm_args`` once.
 
-    ``map(batches)`` runs ``loop.run(*args)`` for every args tuple, in parallel, results in order.
-    A rewired circuit closes its pool and starts a new one.
+    The constructor returns when every worker has done so, so no start-up or first-run cost falls
+    into a later ``map``; ``pids`` are the workers' process ids. ``map(batches)`` runs
+    ``loop.run(*args)`` for every args tuple, in parallel, results in order. A rewired circuit
+    closes its pool and starts a new one.
     """
 
-    def __init__(self, n_workers: int, factory: Callable[..., Any], factory_args: tuple, target: str) -> None:
+    def __init__(self, n_workers: int, factory: Callable[..., Any], factory_args: tuple, warm_args: tuple,
+                 target: str) -> None:
         self.target = target
-        self._executor = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start, initargs=(factory, factory_args))
+        context = multiprocessing.get_context("spawn")
+        self._executor = ProcessPoolExecutor(n_workers, mp_context=context, initializer=_start,
+                                             initargs=(factory, factory_args, warm_args, context.Barrier(n_workers)))
+        # Each submission finds no idle worker and spawns one; a worker blocked at the barrier
+        # cannot take a second task, so all n_workers must have started for these to finish.
+        self.pids = [future.result() for future in [self._executor.submit(_ready) for _ in range(n_workers)]]
 
     def map(self, batches: Iterable[tuple]) -> list[Any]:
         return list(self._executor.map(_run, batches))

@@ -116,7 +116,7 @@ def test_bad_weights_and_labels():
 def test_worker_processes_give_identical_activity(digits, mode, reference_batch):
     """2 worker processes (batches of 8 split in two) equal one process exactly: in rate mode one
     process with the same batches; in spiking mode one with batches of 4, which draws the same
-    Poisson seeds in the same order."""
+    Poisson seeds in the same order. The pool starts both workers before it simulates."""
     x, _ = digits
     out = {}
     for n_workers, batch_size in ((1, reference_batch), (2, 8)):
@@ -124,6 +124,8 @@ def test_worker_processes_give_identical_activity(digits, mode, reference_batch)
                                   presentation_ms=20.0, read_ms=10.0)
         c.mature()
         out[n_workers] = c.hidden(x[:20])
+        if n_workers == 2:
+            assert len(set(c._loop.pids)) == 2
         c.close()
     assert out[1].shape == (20, 40) and out[1].any()
     np.testing.assert_array_equal(out[1], out[2])

@@ -60,7 +60,8 @@ def test_frozen_gc_hands_objects_back(digits):
 
 
 def test_cpp_standalone_matches_runtime(digits):
-    """The compiled C++ program gives numpy's activity (to 1e-9), and a changed Golgi gain is
+    """The compiled C++ program (summed-variable synapses) gives numpy's activity (matrix-product
+    coupling) to 1e-9, and a changed Golgi gain is
     taken at run time without recompiling (the binary is built once)."""
     import brian2 as b2
 
