@@ -17,7 +17,7 @@ import numpy as np
 from bio import _checks, chloride, plasticity
 from bio.brian import CODEGEN_TARGETS
 from bio.golgi import RateLoop
-from bio.spiking import CONSTANTS, GRANULE_REFRACTORY, MOSSY_FIRING, V_TH_GOLGI, SpikingLoop
+from bio.spiking import CONSTANTS, GOLGI_MODELS, GRANULE_REFRACTORY, MOSSY_FIRING, V_TH_GOLGI, SpikingLoop
 from bio.wiring import circuit_graph
 from bio.workers import LoopPool
 
@@ -36,8 +36,14 @@ class CerebellarCircuit:
     seed : seeds wiring, initial address weights, presentation order and Poisson spikes.
     golgi_gain, golgi_threshold : Eq. 13's Golgi gain and threshold b_i (in units of mean granule
         activity). Together they set how many granule cells stay active: an outcome, never a parameter.
-        Spiking mode: gain scales the Golgi->granule GABA quantum (default 1 there, 30 in rate mode)
-        and the threshold raises the Golgi firing threshold by golgi_threshold_scale_mV per unit.
+        Spiking mode with LIF Golgi cells: gain scales the Golgi->granule GABA quantum (default 1
+        there, 30 in rate mode) and the threshold raises the Golgi firing threshold by
+        golgi_threshold_scale_mV per unit. Default threshold 0.01, and 0 for the population Golgi
+        (its b_i is in units of mean granule activity, ~0.003 at k = 10 of 1,000 in spiking mode).
+    golgi_model : spiking mode's Golgi cells: "lif" (conductance-based LIF cells whose spikes open
+        GABA quanta) or "population" (Eq. 13's inhibitory rate ODE, the mean-field limit of many
+        asynchronous Golgi cells, driven by the granule spike trains filtered with 20 ms; it opens
+        the GABA conductance golgi_granule_nS x W_IE i). Rate mode's Golgi is always Eq. 13's unit.
     granule_threshold, smoothing : Eq. 13's b and L (rate mode; spiking cells have their LIF threshold).
     tau_granule_ms, tau_golgi_ms : Eq. 13's tau_a and tau_i.
     n_golgi, p_golgi, sparse_dendrites : wiring (see :func:`bio.wiring.circuit_graph`).
@@ -82,7 +88,7 @@ class CerebellarCircuit:
         mode: str = "rate",
         seed: int = 0,
         golgi_gain: float | None = None,
-        golgi_threshold: float = 0.01,
+        golgi_threshold: float | None = None,
         granule_threshold: float = 0.55,
         smoothing: float = 0.2,
         tau_granule_ms: float = 10.0,
@@ -95,6 +101,7 @@ class CerebellarCircuit:
         read_ms: float = 50.0,
         max_rate_hz: float = 200.0,
         mossy_firing: str = "poisson",
+        golgi_model: str = "lif",
         lr_value: float = 0.1,
         lr_address: float = 0.01,
         active_threshold: float = 0.05,
@@ -126,6 +133,14 @@ class CerebellarCircuit:
             )
         self.seed = int(seed)
         self.golgi_gain = _checks.positive("golgi_gain", golgi_gain or (30.0 if self.mode == "rate" else 1.0))
+        self.golgi_model = _checks.choice("golgi_model", golgi_model, GOLGI_MODELS)
+        if self.golgi_model == "population" and self.mode == "rate":
+            raise ValueError(
+                "The 'golgi_model' parameter of CerebellarCircuit: 'population' is for mode='spiking' "
+                "(rate mode's Golgi is always Eq. 13's rate unit). Use 'lif' or mode='spiking'."
+            )
+        if golgi_threshold is None:
+            golgi_threshold = 0.0 if self.golgi_model == "population" else 0.01
         if not np.isfinite(golgi_threshold):
             raise ValueError(
                 "The 'golgi_threshold' parameter of CerebellarCircuit must be finite. "
@@ -296,7 +311,7 @@ class CerebellarCircuit:
                 factory, args = RateLoop, (self.graph, copies, self.dt_ms, self.codegen_target)
             else:
                 factory = SpikingLoop
-                args = (self.graph, copies, self.dt_ms, self.codegen_target, self.mossy_firing)
+                args = (self.graph, copies, self.dt_ms, self.codegen_target, self.mossy_firing, self.golgi_model)
             if self.n_workers == 1:
                 self._loop = factory(*args)
             else:
@@ -331,6 +346,8 @@ class CerebellarCircuit:
             q_golgi=self.golgi_granule_nS * b2.nS,
             gain=self.golgi_gain,
             V_th_golgi=V_TH_GOLGI + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV,
+            b_i=self.golgi_threshold,
+            tau_i=self.tau_golgi_ms * b2.ms,
         )
         if seed is None:
             seed = int(self._rng.integers(2**31 - 1))

@@ -45,11 +45,25 @@ GOLGI_TO_GRANULE_RATE = "w : 1\ninh_post = w * act_pre : 1 (summed)"
 GRANULE_LIF = """
 dv/dt = (g_L * (E_L - v) + g_e * (E_e - v) + g_gaba * (E_gaba - v)) / C_m : volt (unless refractory)
 dg_e/dt = -g_e / tau_e : siemens
-dg_gaba/dt = -g_gaba / tau_gaba : siemens
 E_gaba : volt
 count : 1
 """
 GRANULE_RESET = "v = V_reset\ncount += int(t >= t_read)"
+
+# The granule GABA conductance, one of two: from LIF Golgi cells, a quantum per Golgi spike
+# decaying with tau_gaba (GOLGI_TO_GRANULE_SPIKE) ...
+GRANULE_GABA_LIF = "dg_gaba/dt = -g_gaba / tau_gaba : siemens"
+# ... or from a population-rate Golgi (Eq. 13's inhibitory unit, GOLGI_RATE, in spiking mode): the
+# mean-field limit of many asynchronous Golgi cells. g_gaba = q_golgi * W_IE i follows the Golgi
+# rate without spike quanta. The Golgi cells see each granule cell's spike train low-pass
+# filtered into `act` (a jump of t_ref / tau_trace per spike, decay tau_trace): its firing rate
+# times the refractory period, the unit of the spiking read-out and of Eq. 13's e.
+GRANULE_GABA_POPULATION = """
+g_gaba = q_golgi * inh : siemens
+inh : 1
+dact/dt = -act / tau_trace : 1
+"""
+GRANULE_RESET_POPULATION = GRANULE_RESET + "\nact += t_ref / tau_trace"
 
 # Spiking Golgi cell: conductance-based LIF, Fore et al. 2020 (C 60 pF, g_L 3 nS, E_L -51 mV,
 # threshold -50 mV, reset -55 mV, refractory 10 ms). golgi_threshold raises the firing

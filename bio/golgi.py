@@ -32,6 +32,28 @@ GRANULE_PARAMS = ("b", "L", "tau_a")  # shared variables of the granule group (E
 GOLGI_PARAMS = ("gain", "b_i", "tau_i")  # shared variables of the Golgi group
 
 
+def golgi_coupling(graph: nx.DiGraph, granule: b2.NeuronGroup, golgi: b2.NeuronGroup, n_copies: int,
+                   dt: b2.Quantity) -> b2.NetworkOperation:
+    """Eq. 13's projections for ``n_copies`` circuits: Golgi ``exc`` = W_EI^T e and granule ``inh`` = W_IE^T i.
+
+    Both are dense matrix products per step, written in place, in a network operation scheduled where
+    Brian2 runs summed variables (before the state updaters, so from the previous step's ``act``).
+    Synapses with summed variables would read ~24 bytes per synapse per step (memory-bound: half
+    of the rate-mode run time at 1,000 cells); the products read each activity once.
+    """
+    w_ei = normalised_weights(graph.edges["granule", "golgi"]["mask"])  # (n_neurons, n_golgi)
+    w_ie = normalised_weights(graph.edges["golgi", "granule"]["mask"])  # (n_golgi, n_neurons)
+    n_neurons, n_golgi = w_ei.shape
+
+    def couple() -> None:
+        e = granule.variables["act"].get_value().reshape(n_copies, n_neurons)
+        i = golgi.variables["act"].get_value().reshape(n_copies, n_golgi)
+        np.matmul(e, w_ei, out=golgi.variables["exc"].get_value().reshape(n_copies, n_golgi))
+        np.matmul(i, w_ie, out=granule.variables["inh"].get_value().reshape(n_copies, n_neurons))
+
+    return b2.NetworkOperation(couple, dt=dt, when="groups", order=-1)
+
+
 class RateLoop:
     """Batched Eq. 13 network built from the circuit graph.
 
@@ -52,19 +74,13 @@ class RateLoop:
         self.target = target
         self._device = None  # cpp_standalone: the compiled project, built on the first run
         self._built_ms: float | None = None  # the presentation time compiled into it
-        self._w_ei = normalised_weights(graph.edges["granule", "golgi"]["mask"])  # (n_neurons, n_golgi)
-        self._w_ie = normalised_weights(graph.edges["golgi", "granule"]["mask"])  # (n_golgi, n_neurons)
         if target != "cpp_standalone":
             self._create()
 
     def _create(self) -> None:
         """Granule and Golgi groups and the W_EI / W_IE coupling, on the current Brian2 device.
 
-        Runtime targets compute both projections, p_i = W_EI^T e and W_IE^T i, as two dense
-        matrix products per step in a network operation scheduled where Brian2 puts summed
-        variables (before the state updaters, from the previous step's activities). Synapses with
-        summed variables would read ~24 bytes per synapse per step (memory-bound: half the run
-        time at 1,000 cells); the products read the activities once. C++ standalone has no
+        Runtime targets couple by :func:`golgi_coupling`'s matrix products. C++ standalone has no
         Python in its loop, so there the coupling is Synapses with summed variables: the same sums
         (tested equal).
         """
@@ -79,15 +95,8 @@ class RateLoop:
                 self._synapses("golgi", "granule", self.golgi, self.granule, equations.GOLGI_TO_GRANULE_RATE),
             )
         else:
-            coupling = (b2.NetworkOperation(self._couple, dt=dt, when="groups", order=-1),)
+            coupling = (golgi_coupling(self.graph, self.granule, self.golgi, self.n_copies, dt),)
         self.network = b2.Network(self.granule, self.golgi, *coupling)
-
-    def _couple(self) -> None:
-        """exc = W_EI^T e and inh = W_IE^T i for every copy, written in place (Eq. 13's p_i and W_IE i)."""
-        e = self.granule.variables["act"].get_value().reshape(self.n_copies, self.n_neurons)
-        i = self.golgi.variables["act"].get_value().reshape(self.n_copies, self.n_golgi)
-        np.matmul(e, self._w_ei, out=self.golgi.variables["exc"].get_value().reshape(self.n_copies, self.n_golgi))
-        np.matmul(i, self._w_ie, out=self.granule.variables["inh"].get_value().reshape(self.n_copies, self.n_neurons))
 
     def _synapses(self, pre, post, source, target, model) -> b2.Synapses:
         mask = self.graph.edges[pre, post]["mask"]

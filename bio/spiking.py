@@ -8,6 +8,12 @@ time constant tau_e a granule cell's mean excitatory conductance is
 As in rate mode, ``n_copies`` presentations run side by side and the network is built once;
 weights, rates and GABA reversals are set per run.
 
+Golgi cells are either conductance-based LIF cells (``golgi_model="lif"``, Fore et al. 2020) or
+a population-rate Golgi (``"population"``): Eq. 13's inhibitory unit driven by the granule
+spike trains, the limit of many asynchronous Golgi cells. The 4 LIF cells fire in lockstep and
+their GABA volleys leave all-or-none active sets; the population Golgi holds the number of
+active granule cells steady across inputs (``tests/bio/test_spiking.py``).
+
 The reported activity of a granule cell is its firing rate in the read window times the
 refractory period (the fraction of its maximal rate), comparable to Eq. 13's tanh in [0, 1].
 """
@@ -20,6 +26,7 @@ import numpy as np
 
 from bio import equations
 from bio.brian import block_synapses, codegen, frozen_gc
+from bio.golgi import GOLGI_PARAMS, golgi_coupling
 from bio.wiring import normalised_weights
 
 # Fore et al. 2020, granular layer: granule cells, then Golgi cells (suffix g / _golgi).
@@ -41,6 +48,8 @@ V_TH_GOLGI = -50 * b2.mV
 GRANULE_REFRACTORY = 2 * b2.ms
 GOLGI_REFRACTORY = 10 * b2.ms
 MOSSY_FIRING = ("poisson", "regular")
+GOLGI_MODELS = ("lif", "population")
+GRANULE_TRACE = 20 * b2.ms  # population Golgi: filter of the granule spike trains (10 ms: worse fidelity)
 
 
 class SpikingLoop:
@@ -53,12 +62,17 @@ class SpikingLoop:
     dt_ms : integration step (exponential Euler, stable for large conductances; <= 0.1 ms recommended).
     target : Brian2 runtime code generation, "numpy" or "cython".
     mossy_firing : "poisson" (PoissonGroup) or "regular" (phase oscillators, ``equations.MOSSY_REGULAR``).
+    golgi_model : "lif" (conductance-based LIF Golgi cells, GABA quanta per spike) or "population"
+        (Eq. 13's inhibitory rate unit driven by the filtered granule spike trains,
+        ``equations.GRANULE_GABA_POPULATION``; coupled as in rate mode by :func:`bio.golgi.golgi_coupling`).
     """
 
     def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy",
-                 mossy_firing: str = "poisson") -> None:
+                 mossy_firing: str = "poisson", golgi_model: str = "lif") -> None:
         self.target = target
         self.mossy_firing = mossy_firing
+        self.golgi_model = golgi_model
+        lif = golgi_model == "lif"
         self.n_inputs = graph.nodes["mossy"]["size"]
         self.n_neurons = graph.nodes["granule"]["size"]
         self.n_golgi = graph.nodes["golgi"]["size"]
@@ -72,44 +86,36 @@ class SpikingLoop:
                                         reset="phase -= 1", method="euler", dt=dt)
         self.granule = b2.NeuronGroup(
             n_copies * self.n_neurons,
-            equations.GRANULE_LIF,
+            equations.GRANULE_LIF + (equations.GRANULE_GABA_LIF if lif else equations.GRANULE_GABA_POPULATION),
             threshold="v > V_th",
-            reset=equations.GRANULE_RESET,
+            reset=equations.GRANULE_RESET if lif else equations.GRANULE_RESET_POPULATION,
             refractory=GRANULE_REFRACTORY,
-            method="exponential_euler",
-            dt=dt,
-        )
-        self.golgi = b2.NeuronGroup(
-            n_copies * self.n_golgi,
-            equations.GOLGI_LIF,
-            threshold="v > V_th_golgi",
-            reset="v = V_reset_golgi",
-            refractory=GOLGI_REFRACTORY,
             method="exponential_euler",
             dt=dt,
         )
         self.dendrite_syn = self._synapses(
             self.dendrites, self.mossy, self.granule, equations.MOSSY_TO_GRANULE_SPIKE, dt, None
         )
-        self.excite = self._synapses(
-            graph.edges["granule", "golgi"]["mask"],
-            self.granule,
-            self.golgi,
-            equations.GRANULE_TO_GOLGI_SPIKE,
-            dt,
-            "granule",
-        )
-        self.inhibit = self._synapses(
-            graph.edges["golgi", "granule"]["mask"],
-            self.golgi,
-            self.granule,
-            equations.GOLGI_TO_GRANULE_SPIKE,
-            dt,
-            "golgi",
-        )
-        self.network = b2.Network(
-            self.mossy, self.granule, self.golgi, self.dendrite_syn, self.excite, self.inhibit
-        )
+        if lif:
+            self.golgi = b2.NeuronGroup(
+                n_copies * self.n_golgi,
+                equations.GOLGI_LIF,
+                threshold="v > V_th_golgi",
+                reset="v = V_reset_golgi",
+                refractory=GOLGI_REFRACTORY,
+                method="exponential_euler",
+                dt=dt,
+            )
+            coupling = (
+                self._synapses(graph.edges["granule", "golgi"]["mask"], self.granule, self.golgi,
+                               equations.GRANULE_TO_GOLGI_SPIKE, dt, "granule"),
+                self._synapses(graph.edges["golgi", "granule"]["mask"], self.golgi, self.granule,
+                               equations.GOLGI_TO_GRANULE_SPIKE, dt, "golgi"),
+            )
+        else:
+            self.golgi = b2.NeuronGroup(n_copies * self.n_golgi, equations.GOLGI_RATE, method="euler", dt=dt)
+            coupling = (golgi_coupling(graph, self.granule, self.golgi, n_copies, dt),)
+        self.network = b2.Network(self.mossy, self.granule, self.golgi, self.dendrite_syn, *coupling)
 
     def _synapses(self, mask, source, target, model, dt, normalise) -> b2.Synapses:
         syn = b2.Synapses(source, target, model[0], on_pre=model[1], dt=dt)
@@ -131,7 +137,8 @@ class SpikingLoop:
     ) -> np.ndarray:
         """Simulate one presentation per row of ``rates_hz`` (batch <= n_copies, n_inputs).
 
-        ``namespace`` supplies q_mossy, q_granule, q_golgi (siemens), gain and V_th_golgi.
+        ``namespace`` supplies q_mossy, q_granule, q_golgi (siemens), gain and V_th_golgi; the
+        population Golgi also reads b_i and tau_i (Eq. 13's threshold and time constant).
 
         Returns the granule activity (rate in the last ``read_ms`` x refractory period),
         (batch, n_neurons) float32.
@@ -146,13 +153,20 @@ class SpikingLoop:
         self.granule.E_gaba_ = np.tile(e_gaba_mV * 1e-3, self.n_copies)
         self.granule.v_ = float(CONSTANTS["E_L"])
         self.granule.g_e_ = 0.0
-        self.granule.g_gaba_ = 0.0
         self.granule.count_ = 0.0
-        self.golgi.v_ = float(CONSTANTS["E_Lg"])
         self.granule.lastspike_ = -1e9  # no refractoriness carried over from the last presentation
-        self.golgi.lastspike_ = -1e9
-        self.golgi.g_e_ = 0.0
         ns = dict(CONSTANTS, **namespace, t_read=self.network.t + (duration_ms - read_ms) * b2.ms)
+        if self.golgi_model == "lif":
+            self.granule.g_gaba_ = 0.0
+            self.golgi.v_ = float(CONSTANTS["E_Lg"])
+            self.golgi.lastspike_ = -1e9
+            self.golgi.g_e_ = 0.0
+        else:
+            self.granule.act_ = 0.0
+            self.golgi.act_ = 0.0
+            for name in GOLGI_PARAMS:  # shared variables of the Golgi group, not namespace names
+                setattr(self.golgi, name, ns.pop(name))
+            ns.update(t_ref=GRANULE_REFRACTORY, tau_trace=GRANULE_TRACE)
         with codegen(self.target), frozen_gc():
             b2.seed(seed)
             self.network.run(duration_ms * b2.ms, namespace=ns)

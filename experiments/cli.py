@@ -172,9 +172,9 @@ def calibrate_cmd(
         help="Golgi parameter to solve for: golgi_threshold | golgi_gain [default: rate golgi_threshold, "
         "spiking golgi_gain]")] = None,
     low: Annotated[float | None, typer.Option(help="lower end of the search bracket [default: rate -2, "
-                                              "spiking 0.5]")] = None,
+                                              "spiking 0.5, population Golgi 10]")] = None,
     high: Annotated[float | None, typer.Option(help="upper end of the search bracket [default: rate 2, "
-                                               "spiking 300]")] = None,
+                                               "spiking 300, population Golgi 1e5]")] = None,
     n_neurons: Annotated[int, typer.Option(help="granule cells")] = 1000,
     dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist | npz")] = "digits",
     data_dir: Annotated[str | None, typer.Option(help="folder of IDX files, or the .npz file")] = None,
@@ -186,6 +186,8 @@ def calibrate_cmd(
     = None,
     mossy_firing: Annotated[str, typer.Option(help="spiking mossy trains: poisson | regular (random phase, "
                                               "no count noise)")] = "poisson",
+    golgi_model: Annotated[str, typer.Option(help="spiking Golgi cells: lif (spiking cells) | population "
+                                             "(Eq. 13's rate unit driven by the granule spike trains)")] = "lif",
     codegen_target: Annotated[str, typer.Option(help="numpy | cython | cpp_standalone (rate only)")] = "cython",
 ) -> None:
     """Find the Golgi threshold (or gain) that leaves k granule cells active on average.
@@ -193,7 +195,7 @@ def calibrate_cmd(
     Builds a mature circuit (hyperpolarising GABA) with its initial random addresses, solves
     mean effective k = K with scipy's brentq on real inputs, and prints the achieved k, its
     spread and the Top-K fidelity at that setting. Examples: csdm calibrate --k 10;
-    csdm calibrate --mode spiking --inputs 100 --max-rate-hz 1000 --mossy-firing regular
+    csdm calibrate --mode spiking --inputs 100 --max-rate-hz 1000 --mossy-firing regular [--golgi-model population]
     """
     import numpy as np
 
@@ -205,14 +207,16 @@ def calibrate_cmd(
 
     if mode not in GOLGI_SEARCH:
         raise ValueError(f"--mode must be 'rate' or 'spiking'. Got {mode!r}.")
-    default_parameter, (default_low, default_high) = GOLGI_SEARCH[mode]
+    default_parameter, (default_low, default_high) = GOLGI_SEARCH["population" if golgi_model == "population"
+                                                                  else mode]
     parameter = parameter or default_parameter
     bracket = (default_low if low is None else low, default_high if high is None else high)
     data = load_dataset(dataset, data_dir)
     x = data.x_test[np.random.default_rng(seed).choice(len(data.x_test), min(inputs, len(data.x_test)), False)]
     circuit = CerebellarCircuit(data.n_inputs, n_neurons, data.n_classes, mode=mode, seed=seed,
                                 max_rate_hz=max_rate_hz, sparse_dendrites=sparse_dendrites,
-                                mossy_firing=mossy_firing, codegen_target=codegen_target)
+                                mossy_firing=mossy_firing, golgi_model=golgi_model,
+                                codegen_target=codegen_target)
     circuit.mature()
     threshold = circuit.active_threshold if mode == "rate" else spiking_active_threshold(circuit)
     cal = calibrate_golgi(circuit, x, k, parameter, bracket, active_threshold=threshold)

@@ -30,7 +30,10 @@ NAMES = {"sdmlp": "SDMLP", "transfer": "circuit (transfer)", "native": "circuit 
 
 # The Golgi parameter calibrated per mode, and its search bracket: in rate mode Eq. 13's b_i; in
 # spiking mode the Golgi synaptic gain (the Golgi threshold saturates there before k reaches ~10).
-GOLGI_SEARCH = {"rate": ("golgi_threshold", (-2.0, 2.0)), "spiking": ("golgi_gain", (0.5, 300.0))}
+# Golgi parameter and bracket that calibration searches, per mode ("population": spiking mode's
+# population-rate Golgi, whose gain multiplies a mean granule activity of ~0.003).
+GOLGI_SEARCH = {"rate": ("golgi_threshold", (-2.0, 2.0)), "spiking": ("golgi_gain", (0.5, 300.0)),
+                "population": ("golgi_gain", (10.0, 1e5))}
 
 
 def spiking_active_threshold(circuit: CerebellarCircuit) -> float:

@@ -76,6 +76,8 @@ def test_set_weights_round_trip():
         (dict(codegen_target="cuda"), "codegen_target"),
         (dict(mode="spiking", dt_ms=1.0), "dt_ms"),
         (dict(mode="spiking", codegen_target="cpp_standalone"), "codegen_target"),
+        (dict(golgi_model="population"), "golgi_model"),  # rate mode's Golgi is already a rate unit
+        (dict(mode="spiking", golgi_model="cloud"), "golgi_model"),
     ],
 )
 def test_constructor_errors_name_the_parameter(kwargs, name):

@@ -4,6 +4,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 import bio
+from bridge.calibrate import calibrate_golgi
 
 
 def test_spiking_rates_rank_correlate_with_rate_mode(digits):
@@ -73,6 +74,24 @@ def test_regular_mossy_trains_cut_trial_to_trial_noise(digits):
                                    for n, a in enumerate(active) for b in active[n + 1 :]])
     assert spread["regular"] < 0.7 * spread["poisson"]
     assert overlap["regular"] > overlap["poisson"] + 0.1
+
+
+def test_population_golgi_holds_k_steadier_than_lif_golgi_cells(digits):
+    """Golgi gain calibrated to a mean of k = 5 active granule cells (of 200) on 40 digits, regular
+    1,000 Hz mossy trains: the population-rate Golgi keeps k across inputs at 5.0 +- 2.1, the 4 LIF
+    Golgi cells at 5.0 +- 10.0 (their synchronous volleys leave all-or-none active sets). Asserted:
+    the mean reached (+- 0.5), the population's sd <= 3, and under half the LIF cells' sd."""
+    x, _ = digits
+    sd = {}
+    for model, bracket in (("population", (10.0, 1e5)), ("lif", (0.5, 300.0))):
+        c = bio.CerebellarCircuit(64, 200, 10, mode="spiking", seed=0, batch_size=40, golgi_model=model,
+                                  max_rate_hz=1000.0, mossy_firing="regular", presentation_ms=60.0, read_ms=30.0)
+        c.mature()
+        cal = calibrate_golgi(c, x[:40], 5, "golgi_gain", bracket, active_threshold=1.0 / c.read_ms)
+        assert abs(cal.achieved_k - 5) <= 0.5
+        sd[model] = cal.achieved_k_sd
+    assert sd["population"] <= 3.0
+    assert sd["population"] < 0.5 * sd["lif"]
 
 
 def test_mossy_firing_is_checked():

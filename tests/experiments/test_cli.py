@@ -207,3 +207,10 @@ def test_calibrate_passes_mossy_firing():
     code, output = csdm("calibrate", "--mode", "spiking", "--n-neurons", "60", "--inputs", "5",
                         "--mossy-firing", "bursting", "--codegen-target", "numpy")
     assert code == 2 and "mossy_firing" in output
+
+
+def test_calibrate_passes_golgi_model():
+    """--golgi-model reaches the circuit: 'population' in rate mode is refused by name."""
+    code, output = csdm("calibrate", "--golgi-model", "population", "--n-neurons", "60", "--inputs", "5",
+                        "--codegen-target", "numpy")
+    assert code == 2 and "golgi_model" in output
