@@ -16,6 +16,9 @@ CODEGEN_HELP = ("Brian2 code generation: numpy needs no compiler; cython compile
                 "per circuit and runs it once per batch")
 WORKERS_HELP = ("circuit worker processes: each simulation batch is split across them (Brian2 simulates on one "
                 "core per process); numpy or cython only")
+GolgiModel = Literal["lif", "population"]
+GOLGI_MODEL_HELP = ("spiking Golgi cells: lif (conductance-based LIF cells) or population (Eq. 13's rate unit "
+                    "driven by the filtered granule spikes: holds k steady)")
 
 
 class ConfigError(ValueError):
@@ -61,6 +64,7 @@ class TrainConfig(BaseModel):
     fly_lr: float = Field(0.005, gt=0, description="FlyModel associative learning rate (App. G.2)")
     codegen_target: CodegenTarget = Field("cython", description=CODEGEN_HELP + " (bio-rate, bio-spiking)")
     bio_workers: int = Field(1, ge=1, description=WORKERS_HELP + " (bio-rate, bio-spiking)")
+    golgi_model: GolgiModel = Field("lif", description=GOLGI_MODEL_HELP + " (bio-spiking)")
     # SDMLP ablations (Table 2); the defaults are the SDMLP
     nonnegative: bool = Field(True, description="clamp SDMLP weights >= 0 (False: 'negative weights' ablation)")
     l2_normalize: bool = Field(True, description="L2-normalise SDMLP inputs and addresses (False: 'no L2 norm')")
@@ -113,6 +117,7 @@ class PairedConfig(BaseModel):
     bio_epochs: int = Field(1, ge=1, description="circuit presentations of each task (native protocol)")
     codegen_target: CodegenTarget = Field("cython", description=CODEGEN_HELP)
     bio_workers: int = Field(1, ge=1, description=WORKERS_HELP)
+    golgi_model: GolgiModel = Field("lif", description=GOLGI_MODEL_HELP + " (spiking mode)")
     classes_per_task: int = Field(2, ge=1, description="classes per task")
     class_order: Literal["sequential", "random"] = Field("sequential", description="task order of the classes")
     smoothing: float = Field(0.05, gt=0, description="L of Eq. 13: granule response smoothing (smaller: closer "

@@ -59,7 +59,7 @@ def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, 
     protocols = ("transfer", "native") if cfg.protocol == "both" else (cfg.protocol,)
     circuits = {p: CerebellarCircuit(stream.n_inputs, cfg.n_neurons, stream.n_classes, mode=cfg.mode, seed=seed,
                                    smoothing=cfg.smoothing, codegen_target=cfg.codegen_target,
-                                   n_workers=cfg.bio_workers)
+                                   n_workers=cfg.bio_workers, golgi_model=cfg.golgi_model)
                 for p in protocols}
     if "transfer" in circuits:
         circuits["transfer"].mature()  # the SDMLP's Top-K is the mature, fully inhibitory Golgi cell
@@ -125,7 +125,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
     record = run_paired(ann, circuits, stream.tasks, cfg.epochs_per_task, k=cfg.k, active_threshold=threshold,
                         fidelity_x=_fidelity_sample(stream, cfg.fidelity_inputs, seed), bio_epochs=cfg.bio_epochs,
                         calibration_x=_calibration_sample(stream, cfg.fidelity_inputs, seed) if cfg.calibrate else None,
-                        golgi_search=GOLGI_SEARCH[cfg.mode],
+                        golgi_search=GOLGI_SEARCH["population" if cfg.golgi_model == "population" else cfg.mode],
                         record=record, on_task_end=on_task_end, on_step=bar.set_postfix_str)
     bar.close()
     return {"seed": seed, "folder": str(rundir.path), "metrics": _write(rundir, record, stream, cfg),

@@ -65,7 +65,7 @@ def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
 
     return lambda c, n_inputs, n_outputs: CerebellarCircuit(n_inputs, c.n_neurons, n_outputs, mode=mode,
                                                             seed=c.seed, codegen_target=c.codegen_target,
-                                                            n_workers=c.bio_workers)
+                                                            n_workers=c.bio_workers, golgi_model=c.golgi_model)
 
 
 def _identity(stream: TaskStream) -> TaskStream:
@@ -98,7 +98,7 @@ MODELS: dict[str, Method] = {
     "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c)), (*_SDM, "reg_coef")),
     "oracle": Method(_relu, _TRAINING, joint),
     "bio-rate": Method(_bio("rate"), ("codegen_target", "bio_workers")),
-    "bio-spiking": Method(_bio("spiking"), ("codegen_target", "bio_workers")),
+    "bio-spiking": Method(_bio("spiking"), ("codegen_target", "bio_workers", "golgi_model")),
 }
 
 

@@ -66,3 +66,17 @@ def test_bio_workers_reach_the_circuit(digits):
     stream = class_incremental(digits, 2)
     _, circuits = _learners(PairedConfig(n_neurons=60, k=5, codegen_target="numpy", bio_workers=2), stream, 0)
     assert {c.n_workers for c in circuits.values()} == {2}
+
+
+def test_golgi_model_reaches_the_spiking_circuit(digits):
+    from experiments.config import PairedConfig
+    from experiments.paired_run import _learners
+    from experiments.streams import class_incremental
+
+    config = TrainConfig(model="bio-spiking", n_neurons=60, k=5, codegen_target="numpy", golgi_model="population")
+    assert get_method("bio-spiking").build(config, digits.n_inputs, digits.n_classes).golgi_model == "population"
+    paired = PairedConfig(mode="spiking", n_neurons=60, k=5, codegen_target="numpy", golgi_model="population")
+    _, circuits = _learners(paired, class_incremental(digits, 2), 0)
+    assert {c.golgi_model for c in circuits.values()} == {"population"}
+    with pytest.raises(ValueError, match="golgi_model"):  # rate mode's Golgi is already a rate unit
+        get_method("bio-rate").build(config, digits.n_inputs, digits.n_classes)
