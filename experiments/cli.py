@@ -205,12 +205,11 @@ def calibrate_cmd(
     from bridge.calibrate import calibrate_golgi
     from bridge.paired import measure_fidelity
     from experiments.data import load_dataset
-    from experiments.paired_run import GOLGI_SEARCH, spiking_active_threshold
+    from experiments.paired_run import GOLGI_SEARCH, golgi_search, spiking_active_threshold
 
     if mode not in GOLGI_SEARCH:
         raise ValueError(f"--mode must be 'rate' or 'spiking'. Got {mode!r}.")
-    default_parameter, (default_low, default_high) = GOLGI_SEARCH["population" if golgi_model == "population"
-                                                                  else mode]
+    default_parameter, (default_low, default_high) = golgi_search(mode, golgi_model)
     parameter = parameter or default_parameter
     bracket = (default_low if low is None else low, default_high if high is None else high)
     data = load_dataset(dataset, data_dir)

@@ -36,6 +36,11 @@ GOLGI_SEARCH = {"rate": ("golgi_threshold", (-2.0, 2.0)), "spiking": ("golgi_gai
                 "population": ("golgi_gain", (10.0, 1e5))}
 
 
+def golgi_search(mode: str, golgi_model: str) -> tuple[str, tuple[float, float]]:
+    """The Golgi parameter and bracket that calibration searches for this circuit."""
+    return GOLGI_SEARCH["population" if golgi_model == "population" else mode]
+
+
 def spiking_active_threshold(circuit: CerebellarCircuit) -> float:
     """Half a spike in the read window, in the units of the spiking ``hidden`` (rate x 2 ms refractory)."""
     return 0.5 * 2.0 / circuit.read_ms
@@ -125,7 +130,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
     record = run_paired(ann, circuits, stream.tasks, cfg.epochs_per_task, k=cfg.k, active_threshold=threshold,
                         fidelity_x=_fidelity_sample(stream, cfg.fidelity_inputs, seed), bio_epochs=cfg.bio_epochs,
                         calibration_x=_calibration_sample(stream, cfg.fidelity_inputs, seed) if cfg.calibrate else None,
-                        golgi_search=GOLGI_SEARCH["population" if cfg.golgi_model == "population" else cfg.mode],
+                        golgi_search=golgi_search(cfg.mode, cfg.golgi_model),
                         record=record, on_task_end=on_task_end, on_step=bar.set_postfix_str)
     bar.close()
     return {"seed": seed, "folder": str(rundir.path), "metrics": _write(rundir, record, stream, cfg),
