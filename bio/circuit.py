@@ -24,6 +24,11 @@ from bio.workers import LoopPool
 MODES = ("rate", "spiking")
 E_REST_MV = float(CONSTANTS["E_L"] / b2.mV)  # granule resting potential, Fore et al. 2020
 WIRED = (("mossy", "granule"), ("granule", "golgi"), ("golgi", "granule"))  # sampled masks in state_dict
+# Spiking mode's default Golgi gain per golgi_model. LIF: 1, the unscaled GABA quantum. Population: the
+# gain `csdm calibrate --mode spiking --golgi-model population` finds for k = 10 of 1,000 cells on
+# digits (4,492 with the default Poisson trains, 5,334 with regular 1,000 Hz trains); it multiplies
+# a mean granule activity of ~0.003, hence its size.
+DEFAULT_SPIKING_GAIN = {"lif": 1.0, "population": 5000.0}
 
 
 class CerebellarCircuit:
@@ -37,7 +42,7 @@ class CerebellarCircuit:
     golgi_gain, golgi_threshold : Eq. 13's Golgi gain and threshold b_i (in units of mean granule
         activity). Together they set how many granule cells stay active: an outcome, never a parameter.
         Spiking mode with LIF Golgi cells: gain scales the Golgi->granule GABA quantum (default 1
-        there, 30 in rate mode) and the threshold raises the Golgi firing threshold by
+        there, 5000 for the population Golgi, 30 in rate mode) and the threshold raises the Golgi firing threshold by
         golgi_threshold_scale_mV per unit. Default threshold 0.01, and 0 for the population Golgi
         (its b_i is in units of mean granule activity, ~0.003 at k = 10 of 1,000 in spiking mode).
     golgi_model : spiking mode's Golgi cells: "lif" (conductance-based LIF cells whose spikes open
@@ -132,13 +137,14 @@ class CerebellarCircuit:
                 "mode='rate' only. Use 'cython' (or 'numpy') for mode='spiking'."
             )
         self.seed = int(seed)
-        self.golgi_gain = _checks.positive("golgi_gain", golgi_gain or (30.0 if self.mode == "rate" else 1.0))
         self.golgi_model = _checks.choice("golgi_model", golgi_model, GOLGI_MODELS)
         if self.golgi_model == "population" and self.mode == "rate":
             raise ValueError(
                 "The 'golgi_model' parameter of CerebellarCircuit: 'population' is for mode='spiking' "
                 "(rate mode's Golgi is always Eq. 13's rate unit). Use 'lif' or mode='spiking'."
             )
+        default_gain = 30.0 if self.mode == "rate" else DEFAULT_SPIKING_GAIN[self.golgi_model]
+        self.golgi_gain = _checks.positive("golgi_gain", golgi_gain or default_gain)
         if golgi_threshold is None:
             golgi_threshold = 0.0 if self.golgi_model == "population" else 0.01
         if not np.isfinite(golgi_threshold):

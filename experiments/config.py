@@ -65,6 +65,15 @@ class TrainConfig(BaseModel):
     codegen_target: CodegenTarget = Field("cython", description=CODEGEN_HELP + " (bio-rate, bio-spiking)")
     bio_workers: int = Field(1, ge=1, description=WORKERS_HELP + " (bio-rate, bio-spiking)")
     golgi_model: GolgiModel = Field("lif", description=GOLGI_MODEL_HELP + " (bio-spiking)")
+    golgi_gain: float | None = Field(None, gt=0, description="Eq. 13's Golgi gain (None: the circuit's default: "
+                                     "rate 30, spiking LIF 1, spiking population 5000; `csdm calibrate` "
+                                     "finds the gain for a target k) (bio-rate, bio-spiking)")
+    golgi_threshold: float | None = Field(None, description="Eq. 13's Golgi threshold b_i (None: 0.01, "
+                                          "population 0) (bio-rate, bio-spiking)")
+    max_rate_hz: float = Field(200.0, gt=0, description="mossy rate of a unit-norm input's largest possible "
+                               "component (bio-spiking; rate mode scales it out)")
+    mossy_firing: Literal["poisson", "regular"] = Field("poisson", description="mossy spike trains: poisson, or "
+                                                         "regular with a random phase (bio-spiking)")
     # SDMLP ablations (Table 2); the defaults are the SDMLP
     nonnegative: bool = Field(True, description="clamp SDMLP weights >= 0 (False: 'negative weights' ablation)")
     l2_normalize: bool = Field(True, description="L2-normalise SDMLP inputs and addresses (False: 'no L2 norm')")

@@ -28,8 +28,9 @@ IDX_FILES = {
 }
 _WHERE = {
     "mnist": "run ../shared/data/get-mnist.sh DIR (or download the four MNIST IDX files) and pass --data-dir DIR",
-    "fashion-mnist": "apt-get install dataset-fashion-mnist, or put the four Fashion-MNIST IDX files in a folder "
-    "and pass --data-dir DIR",
+    "fashion-mnist": "apt-get install dataset-fashion-mnist (without root: apt-get download dataset-fashion-mnist "
+    "&& dpkg-deb -x dataset-fashion-mnist_*.deb pkg, then --data-dir pkg/usr/share/datasets/fashion-mnist), or "
+    "put the four Fashion-MNIST IDX files in a folder and pass --data-dir DIR",
 }
 
 

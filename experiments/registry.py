@@ -58,14 +58,19 @@ def _fly(c: TrainConfig, n_inputs: int, n_outputs: int) -> FlyModel:
     return FlyModel(n_inputs, c.n_neurons, n_outputs, k=c.k, m=c.fly_m, lr=c.fly_lr, seed=c.seed)
 
 
+# the TrainConfig fields the circuit reads (the circuit refuses combinations its mode cannot run)
+_BIO = ("codegen_target", "bio_workers", "golgi_gain", "golgi_threshold", "golgi_model", "max_rate_hz", "mossy_firing")
+
+
 def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
     """The Brian2 cerebellar circuit with its own local rules (``--epochs-per-task`` presentations of
     each task; lr, batch size and optimiser do not apply)."""
     from bio import CerebellarCircuit
 
-    return lambda c, n_inputs, n_outputs: CerebellarCircuit(n_inputs, c.n_neurons, n_outputs, mode=mode,
-                                                            seed=c.seed, codegen_target=c.codegen_target,
-                                                            n_workers=c.bio_workers, golgi_model=c.golgi_model)
+    return lambda c, n_inputs, n_outputs: CerebellarCircuit(
+        n_inputs, c.n_neurons, n_outputs, mode=mode, seed=c.seed, n_workers=c.bio_workers,
+        **{name: getattr(c, name) for name in _BIO if name != "bio_workers"},
+    )
 
 
 def _identity(stream: TaskStream) -> TaskStream:
@@ -97,8 +102,8 @@ MODELS: dict[str, Method] = {
     "sdmlp+ewc": Method(lambda c, n, o: _sdmlp(c, n, o, _ewc(c)), (*_SDM, "reg_coef", "beta")),
     "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c)), (*_SDM, "reg_coef")),
     "oracle": Method(_relu, _TRAINING, joint),
-    "bio-rate": Method(_bio("rate"), ("codegen_target", "bio_workers")),
-    "bio-spiking": Method(_bio("spiking"), ("codegen_target", "bio_workers", "golgi_model")),
+    "bio-rate": Method(_bio("rate"), _BIO),
+    "bio-spiking": Method(_bio("spiking"), _BIO),
 }
 
 

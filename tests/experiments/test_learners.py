@@ -80,3 +80,16 @@ def test_golgi_model_reaches_the_spiking_circuit(digits):
     assert {c.golgi_model for c in circuits.values()} == {"population"}
     with pytest.raises(ValueError, match="golgi_model"):  # rate mode's Golgi is already a rate unit
         get_method("bio-rate").build(config, digits.n_inputs, digits.n_classes)
+
+
+def test_circuit_settings_reach_the_circuit(digits):
+    """--golgi-gain, --golgi-threshold, --max-rate-hz and --mossy-firing set the circuit; unset, the
+    population Golgi gets its calibrated default gain, not the LIF cells' unscaled quantum."""
+    settings = dict(golgi_gain=7.5, golgi_threshold=0.2, max_rate_hz=1000.0, mossy_firing="regular")
+    config = TrainConfig(model="bio-spiking", n_neurons=60, k=5, codegen_target="numpy", **settings)
+    circuit = get_method("bio-spiking").build(config, digits.n_inputs, digits.n_classes)
+    assert {name: getattr(circuit, name) for name in settings} == settings
+    default = TrainConfig(model="bio-spiking", n_neurons=60, k=5, codegen_target="numpy", golgi_model="population")
+    assert get_method("bio-spiking").build(default, digits.n_inputs, digits.n_classes).golgi_gain == 5000.0
+    rate = TrainConfig(model="bio-rate", n_neurons=60, k=5, codegen_target="numpy", golgi_gain=12.0)
+    assert get_method("bio-rate").build(rate, digits.n_inputs, digits.n_classes).golgi_gain == 12.0
