@@ -78,12 +78,22 @@ def test_set_weights_round_trip():
         (dict(mode="spiking", codegen_target="cpp_standalone"), "codegen_target"),
         (dict(golgi_model="population"), "golgi_model"),  # rate mode's Golgi is already a rate unit
         (dict(mode="spiking", golgi_model="cloud"), "golgi_model"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(n_workers=0), "n_workers"),
     ],
 )
 def test_constructor_errors_name_the_parameter(kwargs, name):
     base = dict(n_inputs=4, n_neurons=6, n_outputs=2)
     with pytest.raises(ValueError, match=name):
         bio.CerebellarCircuit(**{**base, **kwargs})
+
+
+def test_default_batch_is_100_presentations_per_worker():
+    """Each worker process simulates 100 presentations side by side unless batch_size is given
+    (the workers start lazily, on the first simulation, so none start here)."""
+    assert bio.CerebellarCircuit(4, 6, 2).batch_size == 100
+    assert bio.CerebellarCircuit(4, 6, 2, n_workers=2).batch_size == 200
+    assert bio.CerebellarCircuit(4, 6, 2, n_workers=2, batch_size=30).batch_size == 30
 
 
 @pytest.mark.parametrize(
