@@ -6,7 +6,7 @@ Run: ``PYTHONPATH=. python benchmarks/bench_bio.py [--quick] [--targets numpy cy
 split across the processes; runtime targets only). ``batch`` is the number of presentations one
 process simulates side by side (the circuit's ``batch_size`` is batch x workers), so worker
 counts are compared at equal work per process: the batch changes how much of the state fits in
-the CPU caches, which alone changes throughput ~2x at 1,000 cells.
+the CPU caches (rate mode, 1,000 cells, 2 processes: 572/s at 100 each, 227/s at 200 each).
 Goals (2 CPU cores, 1,000 granule cells): rate mode >= 1,000 presentations/s; spiking
 <= 20 ms wall per 100 ms presentation. The first call per configuration (code generation,
 Cython or C++ compilation on a cold cache) is timed separately as "warm-up" and excluded.

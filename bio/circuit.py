@@ -66,7 +66,8 @@ class CerebellarCircuit:
         quanta and the voltage per unit golgi_threshold.
     batch_size : presentations simulated side by side (independent circuit copies), split across the
         workers; default 100 per worker. Its size sets how much state stays in the CPU caches: at
-        1,000 cells, 100 per process ran ~2x faster than 200 (``benchmarks/bench_bio.py --rate-batches``).
+        1,000 cells with 2 workers, 100 per process ran 2.5x faster than 200 per process, whose state
+        no longer fits the shared cache (``benchmarks/bench_bio.py --rate-batches``).
     n_workers : processes that simulate in parallel (Brian2's runtime targets use one core each);
         each batch is split into n_workers parts. Rate mode gives exactly ``n_workers=1``'s result;
         spiking mode draws its Poisson seeds per part. Call :meth:`close` to stop the workers early.
