@@ -78,7 +78,7 @@ def plot_methods_over_tasks(curves: dict[str, list[np.ndarray]], path: Path, tit
     """
     fig, ax = plt.subplots(figsize=(7, 4))
     n_tasks = max(len(c[0]) for c in curves.values()) if curves else 1
-    for name, runs in curves.items():
+    for i, (name, runs) in enumerate(curves.items()):
         acc = np.array(runs)  # (seeds, tasks)
         mean = acc.mean(axis=0)
         sem = acc.std(axis=0, ddof=1) / np.sqrt(len(acc)) if len(acc) > 1 else np.zeros_like(mean)
@@ -86,7 +86,9 @@ def plot_methods_over_tasks(curves: dict[str, list[np.ndarray]], path: Path, tit
             ax.axhline(mean[0], linestyle="--", color="black", linewidth=1, label=name)
             continue
         x = np.arange(1, len(mean) + 1)
-        ax.errorbar(x, mean, yerr=sem, marker="o", capsize=2, label=name)
+        # 10 colours; past them the line style changes, so no two methods look alike
+        ax.errorbar(x, mean, yerr=sem, color=f"C{i % 10}", marker="os^Dv"[i % 5], linestyle=("-", "--", ":")[i // 10 % 3],
+                    capsize=2, label=name)
     ax.set(xlabel="tasks learnt", ylabel="accuracy on all tasks", ylim=(-0.02, 1.02), xticks=range(1, n_tasks + 1),
            title=title or "accuracy after each task")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
