@@ -87,8 +87,8 @@ def plot_methods_over_tasks(curves: dict[str, list[np.ndarray]], path: Path, tit
             continue
         x = np.arange(1, len(mean) + 1)
         # 10 colours; past them the line style changes, so no two methods look alike
-        ax.errorbar(x, mean, yerr=sem, color=f"C{i % 10}", marker="os^Dv"[i % 5], linestyle=("-", "--", ":")[i // 10 % 3],
-                    capsize=2, label=name)
+        style = dict(color=f"C{i % 10}", marker="os^Dv"[i % 5], linestyle=("-", "--", ":")[i // 10 % 3])
+        ax.errorbar(x, mean, yerr=sem, capsize=2, label=name, **style)
     ax.set(xlabel="tasks learnt", ylabel="accuracy on all tasks", ylim=(-0.02, 1.02), xticks=range(1, n_tasks + 1),
            title=title or "accuracy after each task")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
