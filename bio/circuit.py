@@ -41,10 +41,11 @@ class CerebellarCircuit:
     seed : seeds wiring, initial address weights, presentation order and Poisson spikes.
     golgi_gain, golgi_threshold : Eq. 13's Golgi gain and threshold b_i (in units of mean granule
         activity). Together they set how many granule cells stay active: an outcome, never a parameter.
-        Spiking mode with LIF Golgi cells: gain scales the Golgi->granule GABA quantum (default 1
-        there, 5000 for the population Golgi, 30 in rate mode) and the threshold raises the Golgi firing threshold by
-        golgi_threshold_scale_mV per unit. Default threshold 0.01, and 0 for the population Golgi
-        (its b_i is in units of mean granule activity, ~0.003 at k = 10 of 1,000 in spiking mode).
+        Default gain: 30 in rate mode; in spiking mode 1 with LIF Golgi cells (it scales the
+        Golgi->granule GABA quantum; the threshold raises their firing threshold by
+        golgi_threshold_scale_mV per unit) and 5000 with the population Golgi (DEFAULT_SPIKING_GAIN).
+        Default threshold 0.01, and 0 for the population Golgi (its b_i is in units of mean granule
+        activity, ~0.003 at k = 10 of 1,000 in spiking mode).
     golgi_model : spiking mode's Golgi cells: "lif" (conductance-based LIF cells whose spikes open
         GABA quanta) or "population" (Eq. 13's inhibitory rate ODE, the mean-field limit of many
         asynchronous Golgi cells, driven by the granule spike trains filtered with 20 ms; it opens
@@ -147,7 +148,7 @@ class CerebellarCircuit:
                 "(rate mode's Golgi is always Eq. 13's rate unit). Use 'lif' or mode='spiking'."
             )
         default_gain = 30.0 if self.mode == "rate" else DEFAULT_SPIKING_GAIN[self.golgi_model]
-        self.golgi_gain = _checks.positive("golgi_gain", golgi_gain or default_gain)
+        self.golgi_gain = _checks.positive("golgi_gain", default_gain if golgi_gain is None else golgi_gain)
         if golgi_threshold is None:
             golgi_threshold = 0.0 if self.golgi_model == "population" else 0.01
         if not np.isfinite(golgi_threshold):

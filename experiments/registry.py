@@ -58,8 +58,8 @@ def _fly(c: TrainConfig, n_inputs: int, n_outputs: int) -> FlyModel:
     return FlyModel(n_inputs, c.n_neurons, n_outputs, k=c.k, m=c.fly_m, lr=c.fly_lr, seed=c.seed)
 
 
-# the TrainConfig fields the circuit reads (the circuit refuses combinations its mode cannot run)
-_BIO = ("codegen_target", "bio_workers", "golgi_gain", "golgi_threshold", "golgi_model", "max_rate_hz", "mossy_firing")
+# TrainConfig fields passed to the circuit under their own names (it refuses combinations its mode cannot run)
+_CIRCUIT = ("codegen_target", "golgi_gain", "golgi_threshold", "golgi_model", "max_rate_hz", "mossy_firing")
 
 
 def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
@@ -69,7 +69,7 @@ def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
 
     return lambda c, n_inputs, n_outputs: CerebellarCircuit(
         n_inputs, c.n_neurons, n_outputs, mode=mode, seed=c.seed, n_workers=c.bio_workers,
-        **{name: getattr(c, name) for name in _BIO if name != "bio_workers"},
+        **{name: getattr(c, name) for name in _CIRCUIT},
     )
 
 
@@ -102,8 +102,8 @@ MODELS: dict[str, Method] = {
     "sdmlp+ewc": Method(lambda c, n, o: _sdmlp(c, n, o, _ewc(c)), (*_SDM, "reg_coef", "beta")),
     "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c)), (*_SDM, "reg_coef")),
     "oracle": Method(_relu, _TRAINING, joint),
-    "bio-rate": Method(_bio("rate"), _BIO),
-    "bio-spiking": Method(_bio("spiking"), _BIO),
+    "bio-rate": Method(_bio("rate"), ("bio_workers", *_CIRCUIT)),
+    "bio-spiking": Method(_bio("spiking"), ("bio_workers", *_CIRCUIT)),
 }
 
 

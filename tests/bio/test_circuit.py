@@ -70,6 +70,7 @@ def test_set_weights_round_trip():
         (dict(mode="chaos"), "mode"),
         (dict(n_neurons=0), "n_neurons"),
         (dict(golgi_gain=-1.0), "golgi_gain"),
+        (dict(golgi_gain=0.0), "golgi_gain"),  # not silently replaced by the default
         (dict(dt_ms=1.0), "dt_ms"),  # > tau_golgi / 5 for Euler
         (dict(presentation_ms=1.0), "presentation_ms"),  # < 5 steps
         (dict(e_cl_young_mV=-40.0), "e_cl_young_mV"),  # E_GABA above spike threshold: runaway
