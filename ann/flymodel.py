@@ -71,8 +71,13 @@ class FlyModel:
         return h.astype(np.float32)
 
     def fit_task(self, x: np.ndarray, y: np.ndarray, epochs: int = 1,
-                 on_epoch: Callable[[int], None] | None = None) -> FlyModel:
-        """One associative pass over the task (step 4); ``epochs`` is ignored (always one)."""
+                 on_epoch: Callable[[int], None] | None = None, start_epoch: int = 0) -> FlyModel:
+        """One associative pass over the task (step 4); ``epochs`` is ignored (always one).
+
+        ``start_epoch`` >= 1 means the pass was done before an interruption: nothing left to do.
+        """
+        if start_epoch >= 1:
+            return self
         y = np.asarray(y)
         if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
             raise ValueError(f"y must hold integer labels of shape ({len(x)},); got {y.shape} {y.dtype}.")

@@ -142,14 +142,17 @@ class TorchLearner:
 
     # --- Learner protocol ------------------------------------------------------------
     def fit_task(
-        self, x: np.ndarray, y: np.ndarray, epochs: int, on_epoch: Callable[[int], None] | None = None
+        self, x: np.ndarray, y: np.ndarray, epochs: int, on_epoch: Callable[[int], None] | None = None,
+        start_epoch: int = 0,
     ) -> TorchLearner:
+        """Epochs ``start_epoch ... epochs - 1`` of one task (``bridge.Learner``), then the end-of-task hook."""
         _check_int("epochs", epochs, 1)
+        _check_int("start_epoch", start_epoch, 0, epochs)
         xt = self._prepare(self._to_tensor(x))
         yt = torch.as_tensor(self._check_labels(y, len(x)), device=self.device)
         n = len(xt)
         self.net.train()
-        for epoch in range(epochs):
+        for epoch in range(start_epoch, epochs):
             # (S, n): each model shuffles with its own generator
             orders = torch.stack([torch.randperm(n, generator=g) for g in self._gens]).to(self.device)
             for start in range(0, n, self.batch_size):

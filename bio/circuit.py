@@ -372,17 +372,20 @@ class CerebellarCircuit:
 
     # ------------------------------------------------------------ learner
     def fit_task(
-        self, x: np.ndarray, y: np.ndarray, epochs: int, on_epoch: Callable[[int], None] | None = None
+        self, x: np.ndarray, y: np.ndarray, epochs: int, on_epoch: Callable[[int], None] | None = None,
+        start_epoch: int = 0,
     ) -> CerebellarCircuit:
         """Present the task ``epochs`` times in shuffled batches, learning after each batch.
 
         Per batch: simulate (granule activity h), Purkinje y = h X_v, climbing fiber
         teach = onehot - y, value and address plasticity, then the chloride switch.
+        ``start_epoch`` > 0 continues an interrupted task (``bridge.Learner``).
         """
         x_unit = self._mossy(x)
         y = _checks.labels(y, len(x_unit), self.n_outputs)
         epochs = _checks.count("epochs", epochs, 0, owner="fit_task")
-        for epoch in range(epochs):
+        start_epoch = _checks.count("start_epoch", start_epoch, 0, owner="fit_task")
+        for epoch in range(start_epoch, epochs):
             order = self._rng.permutation(len(x_unit))
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]

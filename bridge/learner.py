@@ -23,14 +23,18 @@ class Learner(Protocol):
     ``fit_task`` trains on one task's data for ``epochs`` passes (a learner whose
     method fixes the number of passes, such as the FlyModel, documents that it
     ignores the argument) and returns ``self``. Learned state persists across
-    calls: that is what makes forgetting measurable.
+    calls: that is what makes forgetting measurable. ``start_epoch`` > 0 continues a
+    task interrupted after that many finished epochs, from the state the learner had
+    then (``state_dict`` saved in ``on_epoch``): only epochs ``start_epoch ... epochs - 1``
+    run, so an interrupted and resumed task equals an uninterrupted one.
     """
 
     n_inputs: int
     n_outputs: int
 
     def fit_task(
-        self, x: np.ndarray, y: np.ndarray, epochs: int, on_epoch: EpochCallback | None = None
+        self, x: np.ndarray, y: np.ndarray, epochs: int, on_epoch: EpochCallback | None = None,
+        start_epoch: int = 0,
     ) -> Learner: ...
 
     def predict(self, x: np.ndarray) -> np.ndarray:

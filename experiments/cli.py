@@ -98,7 +98,8 @@ def train(
                                                      help=_help("output_bias"))] = None,
     config: Annotated[Path | None, typer.Option(help="TOML file of options (keys as above); flags override it")] = None,
     out: Annotated[Path | None, typer.Option(help="run folder [default: runs/train-MODEL-DATASET-sSEED]")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out from its last task")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="continue the run in --out from its last checkpoint (task end or curve point)")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the run in --out")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
 ) -> None:

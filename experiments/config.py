@@ -52,7 +52,8 @@ class TrainConfig(BaseModel):
                           "weights, batched matmuls; SDMLP family); results per seed in OUT/seedN")
     device: str = Field("auto", description="auto | cpu | cuda")
     rectify_inputs: bool = Field(False, description="ReLU the inputs instead of refusing negative ones")
-    eval_every: int = Field(10, ge=1, description="epochs between learning-curve evaluations")
+    eval_every: int = Field(10, ge=1, description="epochs between learning-curve evaluations, each also a "
+                            "checkpoint that --resume continues from")
     # baselines (App. G); None = the method's default from the paper's Table 9
     reg_coef: float | None = Field(None, gt=0, description="regulariser coefficient of l2/ewc/mas/si/sdmlp+ewc/"
                                    "sdmlp+mas (None: Table 9 default: l2 10, ewc 200, mas 0.5, si 1500)")

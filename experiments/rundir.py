@@ -2,7 +2,7 @@
 
 Every file is written atomically (temp file in the same folder, then ``os.replace``), so an
 interrupted run never leaves a half-written result, and ``--resume`` continues from the
-last finished task.
+last checkpoint: the last finished task, or the last learning-curve point within a task.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 curves and the dead-neuron fraction after every task.
 
 The runner knows the :class:`bridge.Learner` protocol only: every model, baseline or
-circuit goes through the same loop. Persistence is the caller's job (``on_task_end``), so
-the loop can checkpoint after each task and resume from the next one.
+circuit goes through the same loop. Persistence is the caller's job: ``on_task_end`` after
+each task and ``on_checkpoint`` at every curve point within a task, so a resumed run
+continues from the last curve point, not from the start of the interrupted task.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from experiments.streams import TaskStream
 class RunRecord:
     """What a run measured so far; rows of ``accuracy_matrix`` after ``tasks_done`` are NaN.
 
+    ``epochs_done``: epochs finished in task ``tasks_done`` (the unfinished one) when the run
+    was checkpointed within it; 0 at task boundaries.
+
     A batched learner (S seeds as one model) has ``accuracy_matrix`` (S, T, T), curve
     accuracies (S, T) and one dead fraction per seed; ``model(s)`` is seed s's own record.
     """
@@ -32,6 +36,7 @@ class RunRecord:
     curves: list[dict[str, Any]] = field(default_factory=list)
     dead_fraction: list = field(default_factory=list)
     tasks_done: int = 0
+    epochs_done: int = 0
 
     @classmethod
     def empty(cls, n_tasks: int, n_models: int = 1) -> RunRecord:
@@ -55,16 +60,16 @@ class RunRecord:
             return RunRecord.from_dict(self.to_dict())
         curves = [{**c, "acc": c["acc"][s]} for c in self.curves]
         return RunRecord(self.accuracy_matrix[s].copy(), curves, [d[s] for d in self.dead_fraction],
-                         self.tasks_done)
+                         self.tasks_done, self.epochs_done)
 
     def to_dict(self) -> dict[str, Any]:
         return {"accuracy_matrix": self.accuracy_matrix.tolist(), "curves": self.curves,
-                "dead_fraction": self.dead_fraction, "tasks_done": self.tasks_done}
+                "dead_fraction": self.dead_fraction, "tasks_done": self.tasks_done, "epochs_done": self.epochs_done}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunRecord:
         return cls(np.array(d["accuracy_matrix"], dtype=float), list(d["curves"]), list(d["dead_fraction"]),
-                   int(d["tasks_done"]))
+                   int(d["tasks_done"]), int(d.get("epochs_done", 0)))  # absent in runs of older versions
 
 
 def train_stream(
@@ -75,21 +80,25 @@ def train_stream(
     eval_every: int = 10,
     record: RunRecord | None = None,
     on_task_end: Callable[[RunRecord], None] | None = None,
+    on_checkpoint: Callable[[RunRecord], None] | None = None,
     progress: bool = True,
 ) -> RunRecord:
-    """Train ``learner`` task after task, starting after ``record.tasks_done`` when resuming.
+    """Train ``learner`` task after task, starting after ``record.tasks_done`` when resuming
+    (and after ``record.epochs_done`` epochs of that task: the learner must hold the state of then).
 
     After each task: R[i, :] = accuracy on all tasks (per seed for a batched learner), dead
     fraction on the task's train data, then ``on_task_end(record)``. Every ``eval_every``
     epochs a curve point is recorded:
-    ``{"task", "epoch", "global_epoch", "acc": [per task]}`` (the paper's Fig. 20).
+    ``{"task", "epoch", "global_epoch", "acc": [per task]}`` (the paper's Fig. 20); at those
+    within a task (not its last epoch) ``on_checkpoint(record)`` follows, with ``epochs_done`` set.
     """
     n_models = getattr(learner, "n_models", 1)  # seeds trained as one batched model
     record = record if record is not None else RunRecord.empty(len(stream), n_models)
     task_bar = tqdm(total=len(stream), initial=record.tasks_done, desc="tasks", unit="task", disable=not progress)
     for task in stream.tasks[record.tasks_done :]:
-        epoch_bar = tqdm(total=epochs_per_task, desc=f"task {task.index} {list(task.classes)}", unit="ep",
-                         leave=False, disable=not progress)
+        start_epoch = record.epochs_done
+        epoch_bar = tqdm(total=epochs_per_task, initial=start_epoch, desc=f"task {task.index} {list(task.classes)}",
+                         unit="ep", leave=False, disable=not progress)
 
         def on_epoch(epoch: int, task=task, epoch_bar=epoch_bar) -> None:
             epoch_bar.update(1)
@@ -99,8 +108,12 @@ def train_stream(
                                       "global_epoch": task.index * epochs_per_task + epoch + 1,
                                       "acc": acc.round(6).tolist()})
                 epoch_bar.set_postfix(acc=f"{acc[..., task.index].mean():.3f}")
+                if epoch + 1 < epochs_per_task and on_checkpoint is not None:
+                    record.epochs_done = epoch + 1
+                    on_checkpoint(record)
 
-        learner.fit_task(task.x_train, task.y_train, epochs_per_task, on_epoch=on_epoch)
+        learner.fit_task(task.x_train, task.y_train, epochs_per_task, on_epoch=on_epoch, start_epoch=start_epoch)
+        record.epochs_done = 0
         epoch_bar.close()
         record.accuracy_matrix[..., task.index, :] = task_accuracies(learner, stream)
         record.dead_fraction.append(np.asarray(dead_fraction(learner.hidden(task.x_train))).tolist())

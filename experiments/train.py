@@ -78,13 +78,17 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
         learner.load_state_dict(checkpoint["learner"])
         record = RunRecord.from_dict(checkpoint["record"])
 
-    def on_task_end(rec: RunRecord) -> None:
+    def checkpoint(rec: RunRecord) -> None:
         rundir.save_checkpoint({"learner": learner.state_dict(), "record": rec.to_dict()})
+
+    def on_task_end(rec: RunRecord) -> None:
+        checkpoint(rec)
         write_all_results(rundir, rec, stream, config)
 
     try:
         record = train_stream(learner, stream, config.epochs_per_task, eval_every=config.eval_every,
-                              record=record, on_task_end=on_task_end, progress=progress)
+                              record=record, on_task_end=on_task_end, on_checkpoint=checkpoint,
+                              progress=progress)
     except ValueError:
         if fresh and not rundir.file(RunDir.CHECKPOINT).exists():
             shutil.rmtree(rundir.path, ignore_errors=True)  # bad input: leave nothing half-written

@@ -79,6 +79,42 @@ def test_resume_gives_identical_results(tmp_path, monkeypatch):
     assert resumed["curves"] == full["curves"] and resumed["dead_fraction"] == full["dead_fraction"]
 
 
+MID_TASK = {
+    "sdmlp": {"n_neurons": 60, "k": 5, "anneal_epochs": 2},
+    "si": {"n_neurons": 60, "reg_coef": 100.0},  # in-task state: SI's path integral omega
+    "bio-rate": {"n_neurons": 60, "codegen_target": "numpy"},
+    "flymodel": {"n_neurons": 60, "k": 5},  # one pass per task, however many epochs
+}
+
+
+@pytest.mark.parametrize("model", sorted(MID_TASK))
+def test_interrupted_task_resumes_from_its_last_curve_point(model, tmp_path, monkeypatch):
+    """Ctrl-C after epoch 1 of 3 of task 1: --resume continues from there and ends where an
+    uninterrupted run ends (R, curves, dead fractions equal). The FlyModel's single pass reports
+    epoch 0 only: resumed after it, the task has nothing left to do."""
+    cfg = build_config({"model": model, "epochs_per_task": 3, "eval_every": 1, "device": "cpu", **MID_TASK[model]})
+    full = run_training(cfg, tmp_path / "full", progress=False)
+
+    saved = []
+    real_save = train_module.RunDir.save_checkpoint
+
+    def crash_in_task_one(self, state):
+        real_save(self, state)
+        saved.append((state["record"]["tasks_done"], state["record"]["epochs_done"]))
+        if saved[-1] == (1, 1):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module.RunDir, "save_checkpoint", crash_in_task_one)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cfg, tmp_path / "cut", progress=False)
+    epochs = [(0, 1), (0, 2)] if model != "flymodel" else [(0, 1)]
+    assert saved == [*epochs, (1, 0), (1, 1)]
+    monkeypatch.setattr(train_module.RunDir, "save_checkpoint", real_save)
+    resumed = run_training(cfg, tmp_path / "cut", resume=True, progress=False)
+    assert resumed["accuracy_matrix"] == full["accuracy_matrix"]
+    assert resumed["curves"] == full["curves"] and resumed["dead_fraction"] == full["dead_fraction"]
+
+
 def test_resume_with_other_settings_refused(tmp_path):
     assert csdm("train", *FAST, "--out", str(tmp_path / "r"))[0] == 0
     code, out = csdm("train", *FAST, "--lr", "0.3", "--out", str(tmp_path / "r"), "--resume")
