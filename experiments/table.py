@@ -50,7 +50,10 @@ def reference_sdm_protocol(epochs_per_task: int) -> dict[str, Any]:
     return {**_REFERENCE, "anneal_epochs": 0, "gaba_s": REFERENCE_GABA_S * epochs_per_task / REFERENCE_EPOCHS}
 
 
-# Tables 7/8 (Split MNIST / FashionMNIST). FlyModel: k=64 is the paper's 1K-cell setting.
+# Tables 7/8 (Split MNIST / FashionMNIST). FlyModel: the "k" printed beside it in Table 7 (64 at 1K,
+# 32 at 10K) is m, the inputs each Kenyon cell samples (App. G.2 varies "the number of projection
+# neuron connections"); the authors' FlyModel notebook keeps the top 1 % of cells, which the
+# default k = 10 of 1,000 neurons is. So the row sets m = 64 and keeps k.
 # EWC, MAS, SI train with the reference code's protocol (plain SGD, lr 0.05, batch 128 from the
 # command line, gradient norm clipped at 1.0) and with coefficients re-tuned for our importance
 # estimates: Table 9's values were tuned on the reference code's Fisher, which squares gradients
@@ -59,6 +62,8 @@ def reference_sdm_protocol(epochs_per_task: int) -> dict[str, Any]:
 # (ACC): EWC 200 -> 0.196, 2e4 -> 0.207, 2e6 -> 0.281, 1e7 -> 0.700, 2e7 -> 0.574, 5e7 -> 0.384,
 # 2e8 -> 0.373; MAS 5 -> 0.692, 50 -> 0.303, 5e3 -> 0.200; SI 1.5e4 -> 0.215, 1.5e5 -> 0.308,
 # 5e5 -> 0.503, 1.5e6 -> 0.258; SDMLP+EWC 2e3 -> 0.292, 2e5 -> 0.231, 2e7 -> 0.200 (README, Results).
+# SDMLP+EWC's coefficient is the best at the paper's 500 epochs/task (reference protocol): 2e3 -> 0.670,
+# 2e4 -> 0.774, 1e5 -> 0.819 (paper 0.83); at 10 epochs/task 1e5 gives 0.346 where 2e3 gave 0.365.
 # L2 keeps Adam, lr 1e-3 (Hsu et al. 2018's setup; not re-swept).
 _REFERENCE = {"optimizer": "sgd", "lr": 0.05, "grad_clip": 1.0}
 _HSU = {"optimizer": "adam", "lr": 0.001}
@@ -70,10 +75,10 @@ ALL = [
     Row("ewc", "ewc", {**_REFERENCE, "reg_coef": 1e7}),
     Row("mas", "mas", {**_REFERENCE, "reg_coef": 5.0}),
     Row("si", "si", {**_REFERENCE, "reg_coef": 5e5}),
-    Row("flymodel", "flymodel", {"k": 64}),
+    Row("flymodel", "flymodel", {"fly_m": 64}),
     Row("sdmlp-k1", "sdmlp", {"k": 1}, sdm=True),  # the paper reports the SDMLP at k = 1 and k = 10
     Row("sdmlp", "sdmlp", {}, sdm=True),
-    Row("sdmlp+ewc", "sdmlp+ewc", {"reg_coef": 2e3}, sdm=True),
+    Row("sdmlp+ewc", "sdmlp+ewc", {"reg_coef": 1e5}, sdm=True),
     Row("sdmlp+mas", "sdmlp+mas", {}, sdm=True),
     Row("oracle", "oracle", {}),
 ]
