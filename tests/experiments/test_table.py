@@ -25,7 +25,7 @@ def test_table_end_to_end(tmp_path):
     assert list(rows[0]) == COLUMNS and [r["method"] for r in rows] == ["relu", "flymodel"]
     assert rows[1]["epochs_per_task"] == "1" and rows[0]["seeds"] == "2"
     assert 0 <= float(rows[0]["acc_mean"]) <= 1
-    assert rows[0]["protocol"].startswith("optimizer=sgd, lr=") and rows[1]["protocol"] == "fly_m=64, fly_lr=0.005"
+    assert rows[0]["protocol"].startswith("optimizer=sgd, lr=") and rows[1]["protocol"] == "fly_m=32, fly_lr=0.005"
     assert "## Notes" in (tmp_path / "table.md").read_text()
     stamp = (tmp_path / "relu/seed0/checkpoint.pt").stat().st_mtime_ns
     assert CliRunner().invoke(app, args).exit_code == 0  # finished runs are read back, not retrained
