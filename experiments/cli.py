@@ -282,7 +282,8 @@ def table(
     """Train every method on the same class-incremental stream and compare with the paper.
 
     Each (method, seed) is a resumable run folder OUT/METHOD/seedN; rerunning the same
-    command continues an interrupted table. The seeds of the SDMLP-family rows (sdmlp,
+    command continues an interrupted table (rerunning with other options into the same OUT
+    is refused rather than mixing old and new runs). The seeds of the SDMLP-family rows (sdmlp,
     sdmlp-k1, topk and the ablations) train as one batched model (OUT/METHOD holds its
     checkpoint) unless --sequential-seeds. Writes OUT/table.md, OUT/table.csv (ACC, BWT,
     forgetting as mean ± SEM, the published ACC beside ours) and

@@ -114,19 +114,23 @@ class RunDir:
             shutil.rmtree(self.path)
             existing = False
         if existing:
-            stored = {**(defaults or {}), **json.loads(config_path.read_text())["config"]}
             if not resume:
                 raise RunDirError(f"--out {self.path} already holds a run; pass --resume to continue it or "
                                   "--overwrite to replace it.")
-            diff = {k for k in set(stored) | set(config) if k != "device" and stored.get(k) != config.get(k)}
-            if diff:
-                raise RunDirError(f"--resume: {self.path} holds a run with different settings "
-                                  f"({', '.join(sorted(diff))}); use the same options or --overwrite.")
+            self.check_settings(config, defaults, hint="use the same options or --overwrite")
             ckpt = self.path / self.CHECKPOINT
             return torch.load(ckpt, weights_only=False) if ckpt.exists() else None
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(config_path, {"config": config, "provenance": provenance()})
         return None
+
+    def check_settings(self, config: dict[str, Any], defaults: dict[str, Any] | None = None, *, hint: str) -> None:
+        """Raise ``RunDirError`` (ending with ``hint``) naming every setting, the device apart, in which the
+        run stored here differs from ``config``; ``defaults`` as in :meth:`prepare`."""
+        stored = {**(defaults or {}), **json.loads((self.path / self.CONFIG).read_text())["config"]}
+        diff = {k for k in set(stored) | set(config) if k != "device" and stored.get(k) != config.get(k)}
+        if diff:
+            raise RunDirError(f"{self.path} holds a run with different settings ({', '.join(sorted(diff))}); {hint}.")
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         atomic_write(self.path / self.CHECKPOINT, lambda f: torch.save(state, f), mode="wb")

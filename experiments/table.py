@@ -129,9 +129,15 @@ def _paper_row(row: Row, model_k: int, dataset: str, ablations: bool):
     return lookup(dataset, f"sdmlp k={model_k}" if row.model == "sdmlp" else row.name)
 
 
-def _finished_or_resumed(config, folder: Path, progress: bool) -> dict[str, Any]:
-    """metrics.json of the run in ``folder``: read back if complete, else trained (resuming)."""
-    metrics_path = RunDir(folder).file(RunDir.METRICS)
+def _finished_or_resumed(config: TrainConfig, folder: Path, progress: bool) -> dict[str, Any]:
+    """metrics.json of the run in ``folder``: read back if complete (and made with ``config``: a table
+    rerun with other options into the same OUT is refused, not filled with the old results), else
+    trained (resuming)."""
+    rundir = RunDir(folder)
+    if rundir.file(RunDir.CONFIG).exists():
+        rundir.check_settings(config.model_dump(), TrainConfig().model_dump(),
+                              hint="choose another --out for other options, or delete that folder")
+    metrics_path = rundir.file(RunDir.METRICS)
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     return metrics if metrics.get("complete") else run_training(config, folder, resume=True, progress=progress)
 

@@ -30,6 +30,8 @@ def test_table_end_to_end(tmp_path):
     stamp = (tmp_path / "relu/seed0/checkpoint.pt").stat().st_mtime_ns
     assert CliRunner().invoke(app, args).exit_code == 0  # finished runs are read back, not retrained
     assert (tmp_path / "relu/seed0/checkpoint.pt").stat().st_mtime_ns == stamp
+    other = CliRunner().invoke(app, [*args, "--lr", "0.3"])  # other options, same OUT: refused, not mixed
+    assert other.exit_code == 2 and "different settings (lr)" in other.output and "another --out" in other.output
 
 
 def test_bad_methods_exit_2(tmp_path):
