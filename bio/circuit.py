@@ -51,6 +51,10 @@ class CerebellarCircuit:
         asynchronous Golgi cells, driven by the granule spike trains filtered with 20 ms; it opens
         the GABA conductance golgi_granule_nS x W_IE i). Rate mode's Golgi is always Eq. 13's unit.
     granule_threshold, smoothing : Eq. 13's b and L (rate mode; spiking cells have their LIF threshold).
+        b must sit below the drive e0 = address^T x of the cells meant to fire: the defaults suit
+        digits with dense dendrites (mean drive ~0.55); MNIST's is ~0.32 (b 0.32, L 0.07 leave ~75
+        of 1,000 cells active) and 4 sparse dendrites give ~0.14 (top cells ~0.3). A circuit with no
+        active cell refuses to learn (``fit_task`` raises, naming the drive).
     tau_granule_ms, tau_golgi_ms : Eq. 13's tau_a and tau_i.
     n_golgi, p_golgi, sparse_dendrites : wiring (see :func:`bio.wiring.circuit_graph`).
     presentation_ms, dt_ms : biological time per input and integration step (default: 50 / 0.4 ms
@@ -390,6 +394,8 @@ class CerebellarCircuit:
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
                 h = self._simulate(x_unit[rows])  # (batch, n_neurons)
+                if start == 0 and epoch == start_epoch:
+                    self._check_alive(h, x_unit[rows])
                 teach = plasticity.teach(y[rows], plasticity.purkinje(h, self.value_))
                 self.value_ = plasticity.value_update(self.value_, h, teach, self.lr_value)
                 self.address_ = plasticity.address_update(
@@ -400,6 +406,21 @@ class CerebellarCircuit:
             if on_epoch is not None:
                 on_epoch(epoch)
         return self
+
+    def _check_alive(self, h: np.ndarray, x_unit: np.ndarray) -> None:
+        """Refuse to learn from a batch in which no granule cell is active: both local rules change only
+        the synapses of active cells, so such a circuit would silently learn nothing. The usual cause
+        is a granule threshold above every drive e0 = address^T x (inputs with many more, weaker
+        components than the defaults were set for: MNIST's drive is ~0.32 where digits' is ~0.55)."""
+        if (h > self.active_threshold).any():
+            return
+        drive = x_unit @ self.address_
+        fix = (f"lower the 'granule_threshold' parameter ({self.granule_threshold:g}) to about the mean drive"
+               if self.mode == "rate" else f"raise the 'max_rate_hz' parameter ({self.max_rate_hz:g})")
+        raise ValueError(
+            f"No granule cell of CerebellarCircuit is active on the first {len(h)} inputs of the task, so it "
+            f"cannot learn: their drive address.x has mean {drive.mean():.3f} and maximum {drive.max():.3f}; {fix}."
+        )
 
     def hidden(self, x: np.ndarray) -> np.ndarray:
         """Post-inhibition granule activity, (batch, n_neurons) float32.

@@ -86,6 +86,8 @@ def train(
     golgi_model: Annotated[str | None, typer.Option(help=_help("golgi_model"))] = None,
     golgi_gain: Annotated[float | None, typer.Option(help=_help("golgi_gain"))] = None,
     golgi_threshold: Annotated[float | None, typer.Option(help=_help("golgi_threshold"))] = None,
+    granule_threshold: Annotated[float | None, typer.Option(help=_help("granule_threshold"))] = None,
+    smoothing: Annotated[float | None, typer.Option(help=_help("smoothing"))] = None,
     max_rate_hz: Annotated[float | None, typer.Option(help=_help("max_rate_hz"))] = None,
     mossy_firing: Annotated[str | None, typer.Option(help=_help("mossy_firing"))] = None,
     nonnegative: Annotated[bool | None, typer.Option("--nonnegative/--negative-weights",
@@ -141,6 +143,7 @@ def run(
     classes_per_task: Annotated[int | None, typer.Option(help=_phelp("classes_per_task"))] = None,
     class_order: Annotated[str | None, typer.Option(help=_phelp("class_order"))] = None,
     smoothing: Annotated[float | None, typer.Option(help=_phelp("smoothing"))] = None,
+    granule_threshold: Annotated[float | None, typer.Option(help=_phelp("granule_threshold"))] = None,
     calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help=_phelp("calibrate"))] = None,
     fidelity_inputs: Annotated[int | None, typer.Option(help=_phelp("fidelity_inputs"))] = None,
     seeds: Annotated[int | None, typer.Option(help=_phelp("seeds"))] = None,
@@ -196,6 +199,9 @@ def calibrate_cmd(
     golgi_model: Annotated[str, typer.Option(help="spiking Golgi cells: lif (spiking cells) | population "
                                              "(Eq. 13's rate unit driven by the granule spike trains)")] = "lif",
     codegen_target: Annotated[str, typer.Option(help="numpy | cython | cpp_standalone (rate only)")] = "cython",
+    granule_threshold: Annotated[float, typer.Option(help="Eq. 13's granule threshold b (rate mode; 0.55 suits "
+                                                     "digits, MNIST's drive address.x is ~0.32)")] = 0.55,
+    smoothing: Annotated[float, typer.Option(help="Eq. 13's L, granule response smoothing (rate mode)")] = 0.2,
 ) -> None:
     """Find the Golgi threshold (or gain) that leaves k granule cells active on average.
 
@@ -222,7 +228,8 @@ def calibrate_cmd(
     circuit = CerebellarCircuit(data.n_inputs, n_neurons, data.n_classes, mode=mode, seed=seed,
                                 max_rate_hz=max_rate_hz, sparse_dendrites=sparse_dendrites,
                                 mossy_firing=mossy_firing, golgi_model=golgi_model,
-                                codegen_target=codegen_target)
+                                codegen_target=codegen_target, granule_threshold=granule_threshold,
+                                smoothing=smoothing)
     circuit.mature()
     threshold = circuit.active_threshold if mode == "rate" else spiking_active_threshold(circuit)
     cal = calibrate_golgi(circuit, x, k, parameter, bracket, active_threshold=threshold)

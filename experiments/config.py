@@ -71,6 +71,10 @@ class TrainConfig(BaseModel):
                                      "finds the gain for a target k) (bio-rate, bio-spiking)")
     golgi_threshold: float | None = Field(None, description="Eq. 13's Golgi threshold b_i (None: 0.01, "
                                           "population 0) (bio-rate, bio-spiking)")
+    granule_threshold: float | None = Field(None, description="Eq. 13's granule threshold b (None: 0.55, set for "
+                                            "digits; MNIST's drive address.x is ~0.32) (bio-rate)")
+    smoothing: float | None = Field(None, gt=0, description="Eq. 13's L, granule response smoothing (None: 0.2) "
+                                    "(bio-rate)")
     max_rate_hz: float = Field(200.0, gt=0, description="mossy rate of a unit-norm input's largest possible "
                                "component (bio-spiking; rate mode scales it out)")
     mossy_firing: Literal["poisson", "regular"] = Field("poisson", description="mossy spike trains: poisson, or "
@@ -132,6 +136,8 @@ class PairedConfig(BaseModel):
     class_order: Literal["sequential", "random"] = Field("sequential", description="task order of the classes")
     smoothing: float = Field(0.05, gt=0, description="L of Eq. 13: granule response smoothing (smaller: closer "
                              "to all-or-none, a sharper Top-K)")
+    granule_threshold: float = Field(0.55, description="b of Eq. 13: granule threshold (0.55 suits digits; "
+                                     "MNIST's drive address.x is ~0.32)")
     calibrate: bool = Field(True, description="calibrate the Golgi threshold to k before measuring")
     fidelity_inputs: int = Field(100, ge=10, description="test inputs (all tasks) on which fidelity is measured")
     seeds: int = Field(1, ge=1, description="number of seeds (0..N-1), one sub-folder each")

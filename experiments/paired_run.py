@@ -62,7 +62,8 @@ def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, 
                 lr=cfg.lr, batch_size=cfg.batch_size, device=cfg.device, seed=seed)
     protocols = ("transfer", "native") if cfg.protocol == "both" else (cfg.protocol,)
     circuits = {p: CerebellarCircuit(stream.n_inputs, cfg.n_neurons, stream.n_classes, mode=cfg.mode, seed=seed,
-                                   smoothing=cfg.smoothing, codegen_target=cfg.codegen_target,
+                                   smoothing=cfg.smoothing, granule_threshold=cfg.granule_threshold,
+                                   codegen_target=cfg.codegen_target,
                                    n_workers=cfg.bio_workers, golgi_model=cfg.golgi_model)
                 for p in protocols}
     if "transfer" in circuits:

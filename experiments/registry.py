@@ -60,6 +60,7 @@ def _fly(c: TrainConfig, n_inputs: int, n_outputs: int) -> FlyModel:
 
 # TrainConfig fields passed to the circuit under their own names (it refuses combinations its mode cannot run)
 _CIRCUIT = ("codegen_target", "golgi_gain", "golgi_threshold", "golgi_model", "max_rate_hz", "mossy_firing")
+_CIRCUIT_IF_SET = ("granule_threshold", "smoothing")  # None: the circuit's own default
 
 
 def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
@@ -70,6 +71,7 @@ def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
     return lambda c, n_inputs, n_outputs: CerebellarCircuit(
         n_inputs, c.n_neurons, n_outputs, mode=mode, seed=c.seed, n_workers=c.bio_workers,
         **{name: getattr(c, name) for name in _CIRCUIT},
+        **{name: getattr(c, name) for name in _CIRCUIT_IF_SET if getattr(c, name) is not None},
     )
 
 
@@ -102,7 +104,7 @@ MODELS: dict[str, Method] = {
     "sdmlp+ewc": Method(lambda c, n, o: _sdmlp(c, n, o, _ewc(c)), (*_SDM, "reg_coef", "beta")),
     "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c)), (*_SDM, "reg_coef")),
     "oracle": Method(_relu, _TRAINING, joint),
-    "bio-rate": Method(_bio("rate"), ("bio_workers", *_CIRCUIT)),
+    "bio-rate": Method(_bio("rate"), ("bio_workers", *_CIRCUIT, *_CIRCUIT_IF_SET)),
     "bio-spiking": Method(_bio("spiking"), ("bio_workers", *_CIRCUIT)),
 }
 

@@ -34,10 +34,15 @@ def test_all_ten_digits_above_chance(digits):
 
 
 def test_sparse_dendrites_stay_on_mask(digits):
+    """4 mossy fibers per granule cell: the drive address.x is ~0.14 on average (top cells ~0.3, where
+    dense dendrites give ~0.55), so the granule threshold goes down with it; the cells learn and their
+    synapses stay on the mask."""
     x, y = _two_class(digits, 100)
-    c = bio.CerebellarCircuit(64, 100, 2, seed=0, sparse_dendrites=4).fit_task(x, y, epochs=1)
-    a = c.get_weights()["address"]
+    c = bio.CerebellarCircuit(64, 100, 2, seed=0, sparse_dendrites=4, granule_threshold=0.25)
+    before = c.get_weights()["address"]
+    a = c.fit_task(x, y, epochs=1).get_weights()["address"]
     assert ((a > 0).sum(axis=0) <= 4).all()
+    assert (np.abs(a - before).max(axis=0) > 1e-3).sum() >= 5  # the active cells' addresses moved
 
 
 def test_state_round_trip_continues_identically(digits):
@@ -123,6 +128,18 @@ def test_bad_weights_and_labels():
         c.set_weights({"value": good["value"]})
     with pytest.raises(ValueError, match="y must"):
         c.fit_task(np.ones((3, 4), np.float32), np.array([0, 1, 5]), epochs=1)
+
+
+def test_a_silent_circuit_refuses_to_learn(digits):
+    """A granule threshold above every drive address.x leaves no cell active: fit_task says so, naming
+    the parameter and the drive, instead of silently learning nothing; a threshold at the drive learns."""
+    x, y = _two_class(digits, 40)
+    silent = bio.CerebellarCircuit(64, 50, 2, seed=0, granule_threshold=1.5, batch_size=20)
+    with pytest.raises(ValueError, match=r"No granule cell .* drive address\.x has mean 0\.5\d\d.*'granule_threshold'"):
+        silent.fit_task(x, y, epochs=1)
+    assert (silent.get_weights()["value"] == 0).all()  # refused before any plasticity
+    alive = bio.CerebellarCircuit(64, 50, 2, seed=0, granule_threshold=0.5, batch_size=20)
+    assert alive.fit_task(x, y, epochs=1).get_weights()["value"].max() > 0
 
 
 @pytest.mark.parametrize("mode, reference_batch", [("rate", 8), ("spiking", 4)])
