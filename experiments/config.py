@@ -75,6 +75,8 @@ class TrainConfig(BaseModel):
                                             "digits; MNIST's drive address.x is ~0.32) (bio-rate)")
     smoothing: float | None = Field(None, gt=0, description="Eq. 13's L, granule response smoothing (None: 0.2) "
                                     "(bio-rate)")
+    lr_address: float | None = Field(None, ge=0, description="learning rate of the circuit's Hebbian address rule "
+                                     "(None: 0.01; 0: fixed random addresses) (bio-rate, bio-spiking)")
     max_rate_hz: float = Field(200.0, gt=0, description="mossy rate of a unit-norm input's largest possible "
                                "component (bio-spiking; rate mode scales it out)")
     mossy_firing: Literal["poisson", "regular"] = Field("poisson", description="mossy spike trains: poisson, or "
