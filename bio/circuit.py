@@ -408,11 +408,12 @@ class CerebellarCircuit:
         return self
 
     def _check_alive(self, h: np.ndarray, x_unit: np.ndarray) -> None:
-        """Refuse to learn from a batch in which no granule cell is active at all (h = 0 everywhere): both
-        local rules change only synapses of cells with h > 0, so such a circuit would silently learn
-        nothing. The usual cause
-        is a granule threshold above every drive e0 = address^T x (inputs with many more, weaker
-        components than the defaults were set for: MNIST's drive is ~0.32 where digits' is ~0.55)."""
+        """Refuse to learn from a batch in which no granule cell is active at all (h = 0 everywhere).
+
+        Both local rules change only synapses of cells with h > 0, so such a circuit would silently
+        learn nothing. The usual cause is a granule threshold above every drive e0 = address^T x
+        (inputs with many more, weaker components than the defaults were set for: MNIST's drive is
+        ~0.32 where digits' is ~0.55)."""
         if (h > 0).any():
             return
         drive = x_unit @ self.address_

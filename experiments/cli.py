@@ -200,9 +200,11 @@ def calibrate_cmd(
     golgi_model: Annotated[str, typer.Option(help="spiking Golgi cells: lif (spiking cells) | population "
                                              "(Eq. 13's rate unit driven by the granule spike trains)")] = "lif",
     codegen_target: Annotated[str, typer.Option(help="numpy | cython | cpp_standalone (rate only)")] = "cython",
-    granule_threshold: Annotated[float, typer.Option(help="Eq. 13's granule threshold b (rate mode; 0.55 suits "
-                                                     "digits, MNIST's drive address.x is ~0.32)")] = 0.55,
-    smoothing: Annotated[float, typer.Option(help="Eq. 13's L, granule response smoothing (rate mode)")] = 0.2,
+    granule_threshold: Annotated[float | None, typer.Option(help="Eq. 13's granule threshold b (rate mode) "
+                                                            "[default: 0.55, set for digits; MNIST's drive "
+                                                            "address.x is ~0.32]")] = None,
+    smoothing: Annotated[float | None, typer.Option(help="Eq. 13's L, granule response smoothing (rate mode) "
+                                                    "[default: 0.2]")] = None,
 ) -> None:
     """Find the Golgi threshold (or gain) that leaves k granule cells active on average.
 
@@ -218,6 +220,7 @@ def calibrate_cmd(
     from bridge.paired import measure_fidelity
     from experiments.data import load_dataset
     from experiments.paired_run import GOLGI_SEARCH, golgi_search, spiking_active_threshold
+    from experiments.registry import given
 
     if mode not in GOLGI_SEARCH:
         raise ValueError(f"--mode must be 'rate' or 'spiking'. Got {mode!r}.")
@@ -229,8 +232,8 @@ def calibrate_cmd(
     circuit = CerebellarCircuit(data.n_inputs, n_neurons, data.n_classes, mode=mode, seed=seed,
                                 max_rate_hz=max_rate_hz, sparse_dendrites=sparse_dendrites,
                                 mossy_firing=mossy_firing, golgi_model=golgi_model,
-                                codegen_target=codegen_target, granule_threshold=granule_threshold,
-                                smoothing=smoothing)
+                                codegen_target=codegen_target,
+                                **given(granule_threshold=granule_threshold, smoothing=smoothing))
     circuit.mature()
     threshold = circuit.active_threshold if mode == "rate" else spiking_active_threshold(circuit)
     cal = calibrate_golgi(circuit, x, k, parameter, bracket, active_threshold=threshold)

@@ -138,8 +138,8 @@ class PairedConfig(BaseModel):
     class_order: Literal["sequential", "random"] = Field("sequential", description="task order of the classes")
     smoothing: float = Field(0.05, gt=0, description="L of Eq. 13: granule response smoothing (smaller: closer "
                              "to all-or-none, a sharper Top-K)")
-    granule_threshold: float = Field(0.55, description="b of Eq. 13: granule threshold (0.55 suits digits; "
-                                     "MNIST's drive address.x is ~0.32)")
+    granule_threshold: float | None = Field(None, description="b of Eq. 13: granule threshold (None: 0.55, set "
+                                            "for digits; MNIST's drive address.x is ~0.32)")
     calibrate: bool = Field(True, description="calibrate the Golgi threshold to k before measuring")
     fidelity_inputs: int = Field(100, ge=10, description="test inputs (all tasks) on which fidelity is measured")
     seeds: int = Field(1, ge=1, description="number of seeds (0..N-1), one sub-folder each")

@@ -20,6 +20,7 @@ from experiments.config import PairedConfig
 from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_matrix, plot_fidelity
+from experiments.registry import given
 from experiments.report import paired_report
 from experiments.rundir import RunDir, atomic_write, write_csv, write_json
 from experiments.streams import TaskStream, class_incremental
@@ -62,8 +63,8 @@ def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, 
                 lr=cfg.lr, batch_size=cfg.batch_size, device=cfg.device, seed=seed)
     protocols = ("transfer", "native") if cfg.protocol == "both" else (cfg.protocol,)
     circuits = {p: CerebellarCircuit(stream.n_inputs, cfg.n_neurons, stream.n_classes, mode=cfg.mode, seed=seed,
-                                   smoothing=cfg.smoothing, granule_threshold=cfg.granule_threshold,
-                                   codegen_target=cfg.codegen_target,
+                                   smoothing=cfg.smoothing, codegen_target=cfg.codegen_target,
+                                   **given(granule_threshold=cfg.granule_threshold),
                                    n_workers=cfg.bio_workers, golgi_model=cfg.golgi_model)
                 for p in protocols}
     if "transfer" in circuits:

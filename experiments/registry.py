@@ -19,7 +19,7 @@ from experiments.streams import TaskStream, joint
 Builder = Callable[[TrainConfig, int, int], Learner]
 
 
-def _given(**kwargs) -> dict:
+def given(**kwargs) -> dict:
     """Keyword arguments that were set (None = keep the method's own default)."""
     return {k: v for k, v in kwargs.items() if v is not None}
 
@@ -47,11 +47,11 @@ def _relu(c: TrainConfig, n_inputs: int, n_outputs: int, regularizer: Importance
 
 
 def _ewc(c: TrainConfig) -> EWC:
-    return EWC(**_given(coef=c.reg_coef, beta=c.beta))
+    return EWC(**given(coef=c.reg_coef, beta=c.beta))
 
 
 def _mas(c: TrainConfig) -> MAS:
-    return MAS(**_given(coef=c.reg_coef))
+    return MAS(**given(coef=c.reg_coef))
 
 
 def _fly(c: TrainConfig, n_inputs: int, n_outputs: int) -> FlyModel:
@@ -71,7 +71,7 @@ def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
     return lambda c, n_inputs, n_outputs: CerebellarCircuit(
         n_inputs, c.n_neurons, n_outputs, mode=mode, seed=c.seed, n_workers=c.bio_workers,
         **{name: getattr(c, name) for name in _CIRCUIT},
-        **{name: getattr(c, name) for name in _CIRCUIT_IF_SET if getattr(c, name) is not None},
+        **given(**{name: getattr(c, name) for name in _CIRCUIT_IF_SET}),
     )
 
 
@@ -95,10 +95,10 @@ MODELS: dict[str, Method] = {
     "relu": Method(_relu, _TRAINING),
     "topk": Method(_topk, _TRAINING, batched=True),
     "dropout": Method(lambda c, n, o: _relu(c, n, o, dropout=c.dropout), (*_TRAINING, "dropout")),
-    "l2": Method(lambda c, n, o: _relu(c, n, o, L2(**_given(coef=c.reg_coef))), (*_TRAINING, "reg_coef")),
+    "l2": Method(lambda c, n, o: _relu(c, n, o, L2(**given(coef=c.reg_coef))), (*_TRAINING, "reg_coef")),
     "ewc": Method(lambda c, n, o: _relu(c, n, o, _ewc(c)), (*_TRAINING, "reg_coef", "beta")),
     "mas": Method(lambda c, n, o: _relu(c, n, o, _mas(c)), (*_TRAINING, "reg_coef")),
-    "si": Method(lambda c, n, o: _relu(c, n, o, SI(**_given(coef=c.reg_coef, beta=c.beta))),
+    "si": Method(lambda c, n, o: _relu(c, n, o, SI(**given(coef=c.reg_coef, beta=c.beta))),
                  (*_TRAINING, "reg_coef", "beta")),
     "flymodel": Method(_fly, ("fly_m", "fly_lr")),
     "sdmlp+ewc": Method(lambda c, n, o: _sdmlp(c, n, o, _ewc(c)), (*_SDM, "reg_coef", "beta")),
