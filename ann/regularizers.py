@@ -136,9 +136,10 @@ class ImportancePenalty:
         return {"importance": {n: v.cpu() for n, v in self.importance.items()},
                 "anchor": {n: v.cpu() for n, v in self.anchor.items()}}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.importance = dict(state["importance"])
-        self.anchor = dict(state["anchor"])
+    def load_state_dict(self, state: Mapping[str, Any], device: torch.device | str = "cpu") -> None:
+        """Restore :meth:`state_dict`'s tensors (saved on the CPU) onto ``device``, the network's."""
+        self.importance = _on(state["importance"], device)
+        self.anchor = _on(state["anchor"], device)
 
 
 class L2(ImportancePenalty):
@@ -264,9 +265,13 @@ class SI(ImportancePenalty):
         return {**super().state_dict(), "omega": {n: v.cpu() for n, v in self._omega.items()},
                 "start": {n: v.cpu() for n, v in self._start.items()}}
 
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        self._omega, self._start = dict(state["omega"]), dict(state["start"])
+    def load_state_dict(self, state, device="cpu"):
+        super().load_state_dict(state, device)
+        self._omega, self._start = _on(state["omega"], device), _on(state["start"], device)
+
+
+def _on(tensors: Mapping[str, torch.Tensor], device: torch.device | str) -> dict[str, torch.Tensor]:
+    return {n: v.to(device) for n, v in tensors.items()}
 
 
 def _subsample(x: torch.Tensor, n: int) -> torch.Tensor:

@@ -69,7 +69,7 @@ class Regularizer(Protocol):
 
     def state_dict(self) -> dict[str, Any]: ...
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+    def load_state_dict(self, state: Mapping[str, Any], device: torch.device | str = "cpu") -> None: ...
 
 
 class TorchLearner:
@@ -245,7 +245,7 @@ class TorchLearner:
             g.set_state(g_state)
         self.epochs_seen = int(state["epochs_seen"])
         if self.regularizer is not None:
-            self.regularizer.load_state_dict(state["regularizer"])
+            self.regularizer.load_state_dict(state["regularizer"], self.device)
         self._on_load()
 
     def _on_load(self) -> None:

@@ -63,6 +63,10 @@ class CerebellarCircuit:
     mossy_firing : spiking mossy trains, "poisson" or "regular" (random phase per presentation): a
         regular train removes the Poisson count noise from the granule drive.
     lr_value, lr_address : learning rates of the two local rules (``bio/plasticity.py``); lr_value in (0, 2).
+    value_rule : the climbing-fiber rule at parallel fiber -> Purkinje synapses (:func:`bio.plasticity.teach`):
+        "error" (default; teach = target - output, LTP and LTD, weights >= 0) or "target" (only the
+        labelled class's climbing fiber potentiates its Purkinje cell's active synapses, weights in
+        [0, 1]: nothing a later task learns lowers an earlier task's weights).
     active_threshold : activity (fraction of max) above which a granule cell counts as active (Eq. 12's C).
     switch_count : Eq. 12's s, activations until KCC2 dominates.
     tau_cl_ms, e_cl_young_mV, e_cl_mature_mV, e_hco3_mV, hco3_fraction, cl_out_mM, temperature_c :
@@ -117,6 +121,7 @@ class CerebellarCircuit:
         golgi_model: str = "lif",
         lr_value: float = 0.1,
         lr_address: float = 0.01,
+        value_rule: str = "error",
         active_threshold: float = 0.05,
         switch_count: float = 200.0,
         tau_cl_ms: float = 2_000.0,
@@ -175,12 +180,16 @@ class CerebellarCircuit:
         self.max_rate_hz = _checks.positive("max_rate_hz", max_rate_hz)
         self.mossy_firing = _checks.choice("mossy_firing", mossy_firing, MOSSY_FIRING)
         self.lr_value = _checks.positive("lr_value", lr_value)
+        if lr_value >= 2:
+            raise ValueError("The 'lr_value' parameter of CerebellarCircuit must be < 2: the normalised delta rule "
+                             f"overshoots the target by more than it corrects beyond that. Got {lr_value!r}.")
         self.lr_address = float(lr_address)
         if lr_address < 0:
             raise ValueError(
                 "The 'lr_address' parameter of CerebellarCircuit must be >= 0 (0 freezes the address). "
                 f"Got {lr_address!r}."
             )
+        self.value_rule = _checks.choice("value_rule", value_rule, plasticity.VALUE_RULES)
         self.active_threshold = _checks.positive("active_threshold", active_threshold)
         self.switch_count = _checks.positive("switch_count", switch_count)
         self.tau_cl_ms = _checks.positive("tau_cl_ms", tau_cl_ms)
@@ -396,8 +405,9 @@ class CerebellarCircuit:
                 h = self._simulate(x_unit[rows])  # (batch, n_neurons)
                 if start == 0 and epoch == start_epoch:
                     self._check_alive(h, x_unit[rows])
-                teach = plasticity.teach(y[rows], plasticity.purkinje(h, self.value_))
-                self.value_ = plasticity.value_update(self.value_, h, teach, self.lr_value)
+                teach = plasticity.teach(y[rows], plasticity.purkinje(h, self.value_), self.value_rule)
+                self.value_ = plasticity.value_update(self.value_, h, teach, self.lr_value,
+                                                         plasticity.VALUE_CEILING[self.value_rule])
                 self.address_ = plasticity.address_update(
                     self.address_, x_unit[rows], h, self.lr_address, self._dendrites
                 )
@@ -448,7 +458,8 @@ class CerebellarCircuit:
         self.address_, self.value_ = checked["address"], checked["value"]
 
     def state_dict(self) -> dict[str, Any]:
-        """Weights, chloride, activity counts, epoch counter, RNG state and the sampled wiring masks."""
+        """Weights, chloride, activity counts, epoch counter, RNG state, the sampled wiring masks and the
+        Golgi gain and threshold (which ``bridge.calibrate_golgi`` may have set)."""
         return {
             **{f"mask_{u}_{v}": self.graph.edges[u, v]["mask"].copy() for u, v in WIRED},
             "address": self.address_.copy(),
@@ -457,6 +468,8 @@ class CerebellarCircuit:
             "activity_count": self.activity_count_.copy(),
             "epochs": self.epochs_,
             "rng_state": self._rng.bit_generator.state,
+            "golgi_gain": self.golgi_gain,
+            "golgi_threshold": self.golgi_threshold,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -471,6 +484,9 @@ class CerebellarCircuit:
         self.activity_count_ = np.array(state["activity_count"], dtype=np.int64)
         self.epochs_ = int(state["epochs"])
         self._rng.bit_generator.state = dict(state["rng_state"])
+        # states saved before the Golgi settings were part of them keep the constructor's
+        self.golgi_gain = float(state.get("golgi_gain", self.golgi_gain))
+        self.golgi_threshold = float(state.get("golgi_threshold", self.golgi_threshold))
         for u, v in WIRED:
             mask = np.asarray(state[f"mask_{u}_{v}"], dtype=bool)
             if mask.shape != self.graph.edges[u, v]["mask"].shape:

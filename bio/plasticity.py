@@ -14,19 +14,36 @@ def purkinje(hidden: np.ndarray, value: np.ndarray) -> np.ndarray:
     return hidden @ value
 
 
-def teach(labels: np.ndarray, purkinje_out: np.ndarray) -> np.ndarray:
-    """Climbing-fiber signal: one-hot target minus Purkinje output, (batch, n_outputs)."""
+# The climbing-fiber rules and their weight ceilings: the error rule is self-limiting (it stops when
+# the output reaches the target); the target rule only potentiates, so its synapses saturate at 1
+# (as the FlyModel's weights, Shen et al. 2021).
+VALUE_CEILING = {"error": np.inf, "target": 1.0}
+VALUE_RULES = tuple(VALUE_CEILING)
+
+
+def teach(labels: np.ndarray, purkinje_out: np.ndarray, rule: str = "error") -> np.ndarray:
+    """Climbing-fiber signal, (batch, n_outputs).
+
+    "error": one-hot target minus Purkinje output (the delta rule's error: LTP and LTD).
+    "target": the one-hot target alone (only the labelled class's climbing fiber fires, and only
+    its Purkinje cell's active parallel-fiber synapses are potentiated; the FlyModel's
+    associative rule, Shen et al. 2021). Other classes' weights never change, so a task cannot
+    lower what an earlier task stored; the weight ceiling of :func:`value_update` bounds growth.
+    """
+    if rule not in VALUE_RULES:
+        raise ValueError(f"value rule must be one of {VALUE_RULES}; got {rule!r}.")
     target = np.zeros_like(purkinje_out)
     target[np.arange(len(labels)), labels] = 1.0
-    return target - purkinje_out
+    return target - purkinje_out if rule == "error" else target
 
 
 def value_update(
-    value: np.ndarray, hidden: np.ndarray, teach_signal: np.ndarray, lr_value: float
+    value: np.ndarray, hidden: np.ndarray, teach_signal: np.ndarray, lr_value: float, ceiling: float = np.inf
 ) -> np.ndarray:
     """Climbing-fiber-gated parallel fiber -> Purkinje plasticity (normalised delta rule).
 
-    dX_v = lr_value * mean_s [h_s^T teach_s / (||h_s||^2 + eps)], then clip at 0.
+    dX_v = lr_value * mean_s [h_s^T teach_s / (||h_s||^2 + eps)], then clip to [0, ceiling]
+    (a saturating synapse; the "target" rule of :func:`teach` needs a finite ceiling).
     A parallel fiber synapse changes only when its granule cell was active (h_j > 0), in the
     direction the climbing fiber signals (LTP where the target exceeds the output, LTD otherwise).
     Dividing by the summed squared parallel-fiber activity (heterosynaptic competition on the
@@ -36,7 +53,7 @@ def value_update(
     """
     scale = 1.0 / (np.sum(hidden * hidden, axis=1, keepdims=True) + 1e-6)  # (batch, 1)
     dv = hidden.T @ (teach_signal * scale) / max(len(hidden), 1)  # (n_neurons, n_outputs)
-    return np.maximum(value + lr_value * dv, 0.0).astype(np.float32)
+    return np.clip(value + lr_value * dv, 0.0, ceiling).astype(np.float32)
 
 
 def address_update(

@@ -89,6 +89,7 @@ def train(
     granule_threshold: Annotated[float | None, typer.Option(help=_help("granule_threshold"))] = None,
     smoothing: Annotated[float | None, typer.Option(help=_help("smoothing"))] = None,
     lr_address: Annotated[float | None, typer.Option(help=_help("lr_address"))] = None,
+    value_rule: Annotated[str | None, typer.Option(help=_help("value_rule"))] = None,
     max_rate_hz: Annotated[float | None, typer.Option(help=_help("max_rate_hz"))] = None,
     mossy_firing: Annotated[str | None, typer.Option(help=_help("mossy_firing"))] = None,
     nonnegative: Annotated[bool | None, typer.Option("--nonnegative/--negative-weights",

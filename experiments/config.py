@@ -77,6 +77,9 @@ class TrainConfig(BaseModel):
                                     "(bio-rate)")
     lr_address: float | None = Field(None, ge=0, description="learning rate of the circuit's Hebbian address rule "
                                      "(None: 0.01; 0: fixed random addresses) (bio-rate, bio-spiking)")
+    value_rule: Literal["error", "target"] | None = Field(
+        None, description="the circuit's climbing-fiber rule: error (target - output, LTP and LTD) or target "
+        "(LTP at the labelled class's Purkinje cell only, weights <= 1) (None: error) (bio-rate, bio-spiking)")
     max_rate_hz: float = Field(200.0, gt=0, description="mossy rate of a unit-norm input's largest possible "
                                "component (bio-spiking; rate mode scales it out)")
     mossy_firing: Literal["poisson", "regular"] = Field("poisson", description="mossy spike trains: poisson, or "

@@ -115,7 +115,8 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
         ann.load_state_dict(checkpoint["sdmlp"])
         for p, c in circuits.items():
             c.load_state_dict(checkpoint["circuits"][p])
-            c.golgi_threshold = checkpoint["golgi_threshold"][p]
+            if "golgi_threshold" in checkpoint:  # written before the circuit's state held its Golgi settings
+                c.golgi_threshold = checkpoint["golgi_threshold"][p]
         record = checkpoint["record"]
     bar = tqdm(total=len(stream), initial=record.tasks_done if record else 0, desc=f"seed {seed}", unit="task",
                disable=not progress)
@@ -123,7 +124,6 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
     def on_task_end(rec: PairedRecord) -> None:
         rundir.save_checkpoint({"sdmlp": ann.state_dict(),
                                 "circuits": {p: c.state_dict() for p, c in circuits.items()},
-                                "golgi_threshold": {p: c.golgi_threshold for p, c in circuits.items()},
                                 "record": rec})
         _write(rundir, rec, stream, cfg)
         bar.update(1)

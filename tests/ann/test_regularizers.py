@@ -48,20 +48,24 @@ def test_mas_is_mean_abs_gradient_of_squared_output_norm():
 
 
 def test_si_path_integral_of_one_sgd_step_by_hand():
-    lr, xi = 0.1, 0.1
+    lr, xi, beta = 0.1, 0.1, 0.5
     net = Linear1(W)
-    reg = SI(coef=1.0, beta=1.0, xi=xi)
+    reg = SI(coef=1.0, beta=beta, xi=xi)
     x, y = X[:1], torch.tensor([1])
     logits, _ = net(x[None])
     reg.before_step(net, logits, y[None])
-    g = torch.autograd.grad(nn.functional.cross_entropy(logits[0], y), net.weight)[0]
+    g = torch.autograd.grad(nn.functional.cross_entropy(logits[0], y), net.weight)[0]  # the training loss
     with torch.no_grad():
         net.weight -= lr * g  # an SGD step
     reg.after_step(net)
     reg.after_task(net, x, y)
-    # omega = -g * dtheta = lr g^2 ; Omega = omega / (dtheta^2 + xi)
-    expected = lr * g**2 / ((lr * g) ** 2 + xi)
+    # omega = -g_beta * dtheta = lr g_beta g with g_beta the gradient of CE(beta * logits) (Eq. 18);
+    # Omega = omega / (dtheta^2 + xi)
+    w = torch.tensor(W, requires_grad=True)
+    g_beta = torch.autograd.grad(nn.functional.cross_entropy(beta * x @ w.T, y), w)[0]
+    expected = lr * g_beta * g / ((lr * g) ** 2 + xi)
     torch.testing.assert_close(reg.importance["weight"], expected)
+    assert not torch.allclose(g_beta, g)  # beta matters here
 
 
 def test_penalty_anchor_accumulation_and_l2():
@@ -140,3 +144,55 @@ def test_a_parameter_outside_every_site_is_named():
 def test_bad_parameters_are_named(make):
     with pytest.raises(ValueError, match="parameter of"):
         make()
+
+
+class Recorder(L2):
+    """L2 that counts the training loop's calls to its hooks."""
+
+    def __init__(self, coef):
+        super().__init__(coef)
+        self.calls = {"before_step": 0, "after_step": 0, "after_task": 0}
+
+    def before_step(self, net, logits, y):
+        self.calls["before_step"] += 1
+
+    def after_step(self, net):
+        self.calls["after_step"] += 1
+
+    def after_task(self, net, x, y):
+        self.calls["after_task"] += 1
+        super().after_task(net, x, y)
+
+
+def test_the_training_loop_applies_the_penalty_and_calls_every_hook():
+    """Two disjoint tasks: with a strong L2 toward task 1's weights the second task barely moves them; without
+    it they drift. The hooks run once per optimiser step (before and after) and once per task."""
+    rng = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 12, generator=rng).numpy()
+    y = (torch.arange(64) % 4).numpy()
+    drift = {}
+    for coef in (None, 40.0):
+        reg = None if coef is None else Recorder(coef)
+        relu = ReLUMLP(12, 30, 4, seed=0, device="cpu", batch_size=16, optimizer="sgd", lr=0.02, regularizer=reg)
+        relu.fit_task(x[y < 2], y[y < 2], epochs=2)
+        anchor = [p.detach().clone() for p in relu.net.parameters()]
+        relu.fit_task(x[y >= 2], y[y >= 2], epochs=5)
+        drift[coef] = float(sum((p.detach() - a).pow(2).sum()
+                                for p, a in zip(relu.net.parameters(), anchor, strict=True)))
+        if reg is not None:
+            steps = (2 + 5) * 2  # 2 + 5 epochs x 32 samples / batch 16
+            assert reg.calls == {"before_step": steps, "after_step": steps, "after_task": 2}
+    assert drift[40.0] < 0.1 * drift[None]
+
+
+def test_loaded_state_lands_on_the_requested_device():
+    net = Linear1(W)
+    reg = SI(coef=1.0)
+    logits, _ = net(X[None])
+    reg.before_step(net, logits, torch.tensor([[0, 1]]))
+    reg.after_step(net)  # a task under way: omega and start exist
+    reg.importance, reg.anchor = {"weight": torch.ones(2, 2)}, {"weight": torch.zeros(2, 2)}
+    loaded = SI(coef=1.0)
+    loaded.load_state_dict(reg.state_dict(), device="meta")
+    for table in (loaded.importance, loaded.anchor, loaded._omega, loaded._start):
+        assert table and all(v.device.type == "meta" for v in table.values())

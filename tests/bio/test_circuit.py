@@ -33,6 +33,28 @@ def test_all_ten_digits_above_chance(digits):
     assert acc > 0.5  # chance 0.1
 
 
+def test_target_rule_keeps_an_earlier_tasks_purkinje_weights(digits):
+    """value_rule="target": task 2 {2, 3} leaves the weights onto Purkinje cells 0 and 1 exactly as task 1
+    left them (the error rule lowers them at shared cells); task 2 is learned, and Purkinje cells 0 and 1
+    still tell 0 from 1."""
+    x, y = digits
+    first, second = y < 2, (y == 2) | (y == 3)
+    kept = {}
+    for rule in ("target", "error"):
+        c = bio.CerebellarCircuit(64, 200, 4, seed=0, switch_count=200.0, tau_cl_ms=50.0, value_rule=rule,
+                                  lr_address=0.0)
+        c.fit_task(x[first][:150], y[first][:150], epochs=1)
+        after_first = c.get_weights()["value"][:, :2].copy()
+        c.fit_task(x[second][:150], y[second][:150], epochs=1)
+        kept[rule] = np.array_equal(c.get_weights()["value"][:, :2], after_first)
+        if rule == "target":
+            assert c.get_weights()["value"].max() <= 1.0
+            assert (c.predict(x[second][150:]) == y[second][150:]).mean() > 0.8
+            purkinje_01 = c.hidden(x[first][150:]) @ c.get_weights()["value"][:, :2]
+            assert (purkinje_01.argmax(axis=1) == y[first][150:]).mean() > 0.9
+    assert kept == {"target": True, "error": False}
+
+
 def test_sparse_dendrites_stay_on_mask(digits):
     """4 mossy fibers per granule cell: the drive address.x is ~0.14 on average (top cells ~0.3, where
     dense dendrites give ~0.55), so the granule threshold goes down with it; the cells learn and their
@@ -48,9 +70,11 @@ def test_sparse_dendrites_stay_on_mask(digits):
 def test_state_round_trip_continues_identically(digits):
     x, y = _two_class(digits, 120)
     a = bio.CerebellarCircuit(64, 100, 2, seed=0, switch_count=100.0).fit_task(x, y, epochs=1)
+    a.golgi_gain, a.golgi_threshold = 25.0, 0.02  # as a calibration leaves them
     state = a.state_dict()
     b = bio.CerebellarCircuit(64, 100, 2, seed=99, switch_count=100.0)
     b.load_state_dict(state)
+    assert (b.golgi_gain, b.golgi_threshold) == (25.0, 0.02)
     a.fit_task(x, y, epochs=1)
     b.fit_task(x, y, epochs=1)
     sa, sb = a.state_dict(), b.state_dict()
@@ -85,6 +109,8 @@ def test_set_weights_round_trip():
         (dict(golgi_model="population"), "golgi_model"),  # rate mode's Golgi is already a rate unit
         (dict(mode="spiking", golgi_model="cloud"), "golgi_model"),
         (dict(batch_size=0), "batch_size"),
+        (dict(value_rule="hebb"), "value_rule"),
+        (dict(lr_value=2.0), "lr_value"),
         (dict(n_workers=0), "n_workers"),
     ],
 )
