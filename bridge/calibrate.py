@@ -13,16 +13,27 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
+from scipy.stats import spearmanr
 
 
 @dataclass(frozen=True)
 class Calibration:
+    """The Golgi setting found and how the number of active cells spreads over the inputs there.
+
+    ``silent_fraction``: inputs that leave no granule cell active (Top-K always keeps k).
+    ``k_mass_spearman``: Spearman correlation over inputs between the number of active cells and the
+    input's mass ||x||_1 / ||x||_2 (how spread out it is): near 0 when inhibition adapts to each input
+    as Top-K does, near 1 when a fixed threshold lets spread-out inputs excite more cells.
+    """
+
     parameter: str
     value: float
     achieved_k: float
     achieved_k_sd: float
     target_k: float
     evaluations: int
+    silent_fraction: float = float("nan")  # nan: a calibration recorded before these were measured
+    k_mass_spearman: float = float("nan")
 
 
 def solve_for_k(mean_k: Callable[[float], float], target_k: float, bracket: tuple[float, float],
@@ -71,4 +82,8 @@ def calibrate_golgi(circuit, x: np.ndarray, target_k: float, parameter: str = "g
         setattr(circuit, parameter, original)
         raise
     setattr(circuit, parameter, best)
-    return Calibration(parameter, best, k, float(counts[best].std()), float(target_k), n)
+    mass = np.abs(x).sum(axis=1) / np.maximum(np.linalg.norm(x, axis=1), 1e-12)
+    k_per_input = counts[best]
+    rho = spearmanr(k_per_input, mass).statistic if np.ptp(k_per_input) > 0 and np.ptp(mass) > 0 else float("nan")
+    return Calibration(parameter, best, k, float(k_per_input.std()), float(target_k), n,
+                       float(np.mean(k_per_input == 0)), float(rho))

@@ -241,6 +241,8 @@ def calibrate_cmd(
     fid = measure_fidelity(circuit, x, k, threshold)
     typer.echo(f"{parameter} = {cal.value:.6g}: effective k {cal.achieved_k:.2f} +- {cal.achieved_k_sd:.2f} "
                f"(target {k}, {cal.evaluations} evaluations on {len(x)} {dataset} inputs, {mode} mode)")
+    typer.echo(f"inputs with no active cell: {cal.silent_fraction:.1%}; Spearman(k, input mass ||x||_1/||x||_2): "
+               f"{cal.k_mass_spearman:.2f} (Top-K: no silent input, k independent of the input)")
     typer.echo(f"Top-K fidelity there: Jaccard {fid['jaccard_mean']:.3f}, precision {fid['precision_mean']:.3f}, "
                f"recall {fid['recall_mean']:.3f}, Spearman {fid['spearman_mean']:.3f}")
 

@@ -48,9 +48,11 @@ def paired_report(title: str, config: dict, metrics: dict, fidelity: dict, calib
                                                         [[r["task"], *[r[k] for k in fid_keys]] for r in recs])
         for p, recs in fidelity.items())
     cal = "".join(
-        f"<h3>{html.escape(p)}</h3>" + _table(["#", "parameter", "value", "achieved k", "k sd", "target k"],
-                                              [[i, c["parameter"], c["value"], c["achieved_k"],
-                                                c["achieved_k_sd"], c["target_k"]] for i, c in enumerate(recs)])
+        f"<h3>{html.escape(p)}</h3>" + _table(["#", "parameter", "value", "achieved k", "k sd", "target k",
+                                               "inputs with no active cell", "Spearman(k, input mass)"],
+                                              [[i, c["parameter"], c["value"], c["achieved_k"], c["achieved_k_sd"],
+                                                c["target_k"], c.get("silent_fraction", "n/a"),
+                                                c.get("k_mass_spearman", "n/a")] for i, c in enumerate(recs)])
         for p, recs in calibration.items()) or "<p>not calibrated</p>"
     cfg = _table(["option", "value"], [[k, v] for k, v in config.items()])
     figs = "".join(_img(f) for f in figures if f.exists())

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 from ann import SDMLP
 from bio import CerebellarCircuit
@@ -48,6 +49,10 @@ def test_calibration_reaches_target_k(digits):
     assert abs(cal.achieved_k - 10) < 1.0
     f = measure_fidelity(circuit, x, 10, circuit.active_threshold)
     assert f["effective_k_mean"] == pytest.approx(cal.achieved_k)
+    k = (circuit.hidden(x) > circuit.active_threshold).sum(axis=1)  # the spread, recomputed by hand
+    assert cal.silent_fraction == pytest.approx(np.mean(k == 0))
+    mass = np.abs(x).sum(axis=1) / np.linalg.norm(x, axis=1)
+    assert cal.k_mass_spearman == pytest.approx(spearmanr(k, mass).statistic)
     # far better than chance overlap of two random 10-sets of 200 cells (~0.026)
     assert f["jaccard_mean"] > 0.25 and f["spearman_mean"] > 0.5
 
