@@ -55,6 +55,14 @@ class CerebellarCircuit:
         digits with dense dendrites (mean drive ~0.55); MNIST's is ~0.32 (b 0.32, L 0.07 leave ~75
         of 1,000 cells active) and 4 sparse dendrites give ~0.14 (top cells ~0.3). A circuit with no
         active cell refuses to learn (``fit_task`` raises, naming the drive).
+    feedforward_inhibition : w_ff >= 0, rate mode: the Golgi inhibition driven directly by the mossy
+        fibers, f = w_ff * mean_j e0_j (Golgi mossy weights equal to the granule cells' mean address),
+        subtracted with the GABA sign like the feedback (``bio/equations.py``). The mean drive grows
+        with the input's mass ||x||_1 / ||x||_2, so without it a fixed granule threshold lets
+        spread-out inputs excite many cells and leaves compact ones silent (MNIST: 87 % of test
+        "1"s with no active cell at mean k = 10); w_ff = 1 removes that common drive and the
+        number of active cells stops depending on the input. Default 0 (none); with it the granule
+        threshold b sits on the centred drive (near 0).
     tau_granule_ms, tau_golgi_ms : Eq. 13's tau_a and tau_i.
     n_golgi, p_golgi, sparse_dendrites : wiring (see :func:`bio.wiring.circuit_graph`).
     presentation_ms, dt_ms : biological time per input and integration step (default: 50 / 0.4 ms
@@ -108,6 +116,7 @@ class CerebellarCircuit:
         golgi_threshold: float | None = None,
         granule_threshold: float = 0.55,
         smoothing: float = 0.2,
+        feedforward_inhibition: float = 0.0,
         tau_granule_ms: float = 10.0,
         tau_golgi_ms: float = 2.0,
         n_golgi: int = 4,
@@ -168,6 +177,13 @@ class CerebellarCircuit:
         self.golgi_threshold = float(golgi_threshold)
         self.granule_threshold = float(granule_threshold)
         self.smoothing = _checks.positive("smoothing", smoothing)
+        self.feedforward_inhibition = float(feedforward_inhibition)
+        if not np.isfinite(feedforward_inhibition) or feedforward_inhibition < 0:
+            raise ValueError("The 'feedforward_inhibition' parameter of CerebellarCircuit must be a finite number "
+                             f">= 0. Got {feedforward_inhibition!r}.")
+        if self.mode == "spiking" and feedforward_inhibition > 0:
+            raise ValueError("The 'feedforward_inhibition' parameter of CerebellarCircuit is implemented in rate "
+                             "mode only; spiking mode's Golgi cells see the granule cells alone.")
         self.tau_granule_ms = _checks.positive("tau_granule_ms", tau_granule_ms)
         self.tau_golgi_ms = _checks.positive("tau_golgi_ms", tau_golgi_ms)
         spiking = self.mode == "spiking"
@@ -362,7 +378,8 @@ class CerebellarCircuit:
                 b_i=self.golgi_threshold,
             )
             drive = x_unit @ self.address_  # Eq. 13's e0 = X_a^T x, (batch, n_neurons)
-            return drive, self.gaba_switch(), self.presentation_ms, params
+            ffi = self.feedforward_inhibition * drive.mean(axis=1)  # mossy -> Golgi, (batch,)
+            return drive, self.gaba_switch(), self.presentation_ms, params, ffi
         namespace = dict(
             q_mossy=self.mossy_nS * b2.nS,
             q_granule=self.granule_golgi_nS * b2.nS,
@@ -427,11 +444,13 @@ class CerebellarCircuit:
         if (h > 0).any():
             return
         drive = x_unit @ self.address_
+        drive = drive - self.feedforward_inhibition * drive.mean(axis=1, keepdims=True)  # net of mature f
         fix = (f"lower the 'granule_threshold' parameter ({self.granule_threshold:g}) to about the mean drive"
                if self.mode == "rate" else f"raise the 'max_rate_hz' parameter ({self.max_rate_hz:g})")
         raise ValueError(
             f"No granule cell of CerebellarCircuit is active on the first {len(h)} inputs of the task, so it "
-            f"cannot learn: their drive address.x has mean {drive.mean():.3f} and maximum {drive.max():.3f}; {fix}."
+            f"cannot learn: their drive address.x (less any feedforward inhibition) has mean {drive.mean():.3f} "
+            f"and maximum {drive.max():.3f}; {fix}."
         )
 
     def hidden(self, x: np.ndarray) -> np.ndarray:

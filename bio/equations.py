@@ -11,12 +11,16 @@ is also set on the command line of a compiled C++ standalone binary (``run_args`
 # the sign hidden in W_IE; lambda in [-1, 1] is the GABA sign from the chloride switch
 # (bio/chloride.py): lambda = -1 young (Golgi excites), +1 mature (Golgi inhibits).
 # `drive` = e0 = address^T x is constant within a presentation and set per presentation.
+# `ffi` is the feedforward Golgi inhibition (mossy fibers -> Golgi -> granule; Eccles et al. 1967,
+# Kanichay & Silver 2008, J Neurosci 28:8955), also constant within a presentation: w_ff times the
+# mean drive over granule cells (bio/circuit.py), subject to the same GABA sign lambda as the feedback.
 # Brian2 reserves `e` and `i`, so both units' activity is called `act` (e for granule, i for Golgi).
 GRANULE_RATE = """
-dact/dt = (-act + tanh(clip((drive - lam * inh - b) / L, 0, inf))) / tau_a : 1
+dact/dt = (-act + tanh(clip((drive - lam * (inh + ffi) - b) / L, 0, inf))) / tau_a : 1
 drive : 1
 lam : 1
 inh : 1
+ffi : 1
 b : 1 (shared)
 L : 1 (shared)
 tau_a : second (shared)

@@ -3,11 +3,12 @@
 Implements Eq. 13 of Bricken et al. 2023 (App. C.1, after Gozel & Gerstner 2021) with the
 inhibitory sign made explicit (``bio/equations.py``):
 
-    de/dt = (-e + tanh([(e0 - lambda W_IE i - b) / L]_+)) / tau_a
+    de/dt = (-e + tanh([(e0 - lambda (W_IE i + f) - b) / L]_+)) / tau_a
     di/dt = (-i + gain [W_EI e - b_i]_+) / tau_i
 
-e0 = ``drive`` = address^T x is computed once per presentation (numpy) and passed in as a
-per-neuron constant. ``n_copies`` independent circuits (same W_EI / W_IE masks) share one
+e0 = ``drive`` = address^T x and the feedforward Golgi inhibition f (``ffi``, 0 unless the
+circuit's ``feedforward_inhibition`` is set) are computed once per presentation (numpy) and
+passed in as per-neuron constants. ``n_copies`` independent circuits (same W_EI / W_IE masks) share one
 NeuronGroup each for granule and Golgi cells (coupled by matrix products on the runtime targets,
 by summed-variable Synapses in C++ standalone); the network is built once and reused: each
 ``run`` starts from e = i = 0, sets drive, lambda and the parameters, runs one presentation
@@ -133,28 +134,33 @@ class RateLoop:
         lam: np.ndarray,
         duration_ms: float,
         params: dict,
+        ffi: np.ndarray | None = None,
         monitor: bool = False,
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Simulate one presentation of each row of ``drive`` (batch <= n_copies, n_neurons).
 
         ``params`` holds Eq. 13's b, L, tau_a (granule) and gain, b_i, tau_i (Golgi), time
-        constants as Brian2 quantities. Returns the final granule activity e, (batch, n_neurons)
+        constants as Brian2 quantities. ``ffi`` (batch,): each presentation's feedforward Golgi
+        inhibition (default none). Returns the final granule activity e, (batch, n_neurons)
         float32; with ``monitor`` (runtime targets only) also the time points (ms) and e(t), shape
         (batch, n_neurons, n_steps), for checking the ODEs.
         """
         batch = len(drive)
         padded = np.zeros((self.n_copies, self.n_neurons))
         padded[:batch] = drive
+        feedforward = np.zeros((self.n_copies, self.n_neurons))
+        if ffi is not None:
+            feedforward[:batch] = np.asarray(ffi, dtype=float)[:, None]
         if self.target == "cpp_standalone":
             if monitor:
                 raise ValueError("monitor=True needs a runtime target ('numpy' or 'cython'), not 'cpp_standalone'.")
             if self._built_ms != duration_ms:
                 self._compile(duration_ms)
-            values = self._values(padded, lam, params)
+            values = self._values(padded, feedforward, lam, params)
             self._device.run(run_args={getattr(g, name): v for g, name, v in values}, with_output=False)
             self._device.delete(code=False, data=False, run_args=True, directory=False)
             return self.granule.act[:].reshape(self.n_copies, self.n_neurons)[:batch].astype(np.float32)
-        for group, name, value in self._values(padded, lam, params):
+        for group, name, value in self._values(padded, feedforward, lam, params):
             setattr(group, name, value)
         for group, name in ((self.granule, "act"), (self.granule, "inh"), (self.golgi, "act"), (self.golgi, "exc")):
             setattr(group, name, 0.0)  # inh too: else the first step would see the last run's Golgi
@@ -170,10 +176,13 @@ class RateLoop:
         t_ms = np.asarray(mon.t / b2.ms) - mon.t[0] / b2.ms
         return e, t_ms, np.asarray(mon.act).reshape(batch, self.n_neurons, -1)
 
-    def _values(self, padded: np.ndarray, lam: np.ndarray, params: dict) -> list[tuple[b2.NeuronGroup, str, object]]:
-        """(group, variable, value) for everything set per run: drive, lambda and Eq. 13's parameters."""
+    def _values(self, padded: np.ndarray, feedforward: np.ndarray, lam: np.ndarray,
+                params: dict) -> list[tuple[b2.NeuronGroup, str, object]]:
+        """(group, variable, value) for everything set per run: drive, feedforward inhibition, lambda and
+        Eq. 13's parameters."""
         return [
             (self.granule, "drive", padded.ravel()),
+            (self.granule, "ffi", feedforward.ravel()),
             (self.granule, "lam", np.tile(lam, self.n_copies)),
             *((self.granule, name, params[name]) for name in GRANULE_PARAMS),
             *((self.golgi, name, params[name]) for name in GOLGI_PARAMS),

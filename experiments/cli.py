@@ -88,6 +88,7 @@ def train(
     golgi_threshold: Annotated[float | None, typer.Option(help=_help("golgi_threshold"))] = None,
     granule_threshold: Annotated[float | None, typer.Option(help=_help("granule_threshold"))] = None,
     smoothing: Annotated[float | None, typer.Option(help=_help("smoothing"))] = None,
+    feedforward_inhibition: Annotated[float | None, typer.Option(help=_help("feedforward_inhibition"))] = None,
     lr_address: Annotated[float | None, typer.Option(help=_help("lr_address"))] = None,
     value_rule: Annotated[str | None, typer.Option(help=_help("value_rule"))] = None,
     max_rate_hz: Annotated[float | None, typer.Option(help=_help("max_rate_hz"))] = None,
@@ -206,6 +207,7 @@ def calibrate_cmd(
                                                             "address.x is ~0.32]")] = None,
     smoothing: Annotated[float | None, typer.Option(help="Eq. 13's L, granule response smoothing (rate mode) "
                                                     "[default: 0.2]")] = None,
+    feedforward_inhibition: Annotated[float | None, typer.Option(help=_help("feedforward_inhibition"))] = None,
 ) -> None:
     """Find the Golgi threshold (or gain) that leaves k granule cells active on average.
 
@@ -234,7 +236,8 @@ def calibrate_cmd(
                                 max_rate_hz=max_rate_hz, sparse_dendrites=sparse_dendrites,
                                 mossy_firing=mossy_firing, golgi_model=golgi_model,
                                 codegen_target=codegen_target,
-                                **given(granule_threshold=granule_threshold, smoothing=smoothing))
+                                **given(granule_threshold=granule_threshold, smoothing=smoothing,
+                                        feedforward_inhibition=feedforward_inhibition))
     circuit.mature()
     threshold = circuit.active_threshold if mode == "rate" else spiking_active_threshold(circuit)
     cal = calibrate_golgi(circuit, x, k, parameter, bracket, active_threshold=threshold)

@@ -75,6 +75,10 @@ class TrainConfig(BaseModel):
                                             "digits; MNIST's drive address.x is ~0.32) (bio-rate)")
     smoothing: float | None = Field(None, gt=0, description="Eq. 13's L, granule response smoothing (None: 0.2) "
                                     "(bio-rate)")
+    feedforward_inhibition: float | None = Field(
+        None, ge=0, description="w_ff of the mossy -> Golgi feedforward inhibition, w_ff x the mean granule drive "
+        "(None: 0, none; 1 cancels the drive common to all cells, so the number of active cells stops "
+        "depending on the input; then --granule-threshold sits near 0, e.g. 0.02 on MNIST) (bio-rate)")
     lr_address: float | None = Field(None, ge=0, description="learning rate of the circuit's Hebbian address rule "
                                      "(None: 0.01; 0: fixed random addresses) (bio-rate, bio-spiking)")
     value_rule: Literal["error", "target"] | None = Field(

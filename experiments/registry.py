@@ -60,7 +60,8 @@ def _fly(c: TrainConfig, n_inputs: int, n_outputs: int) -> FlyModel:
 
 # TrainConfig fields passed to the circuit under their own names (it refuses combinations its mode cannot run)
 _CIRCUIT = ("codegen_target", "golgi_gain", "golgi_threshold", "golgi_model", "max_rate_hz", "mossy_firing")
-_CIRCUIT_IF_SET = ("granule_threshold", "smoothing", "lr_address", "value_rule")  # None: the circuit's own default
+# None: the circuit's own default
+_CIRCUIT_IF_SET = ("granule_threshold", "smoothing", "feedforward_inhibition", "lr_address", "value_rule")
 
 
 def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:

@@ -111,6 +111,8 @@ def test_set_weights_round_trip():
         (dict(batch_size=0), "batch_size"),
         (dict(value_rule="hebb"), "value_rule"),
         (dict(lr_value=2.0), "lr_value"),
+        (dict(feedforward_inhibition=-0.5), "feedforward_inhibition"),
+        (dict(mode="spiking", feedforward_inhibition=1.0), "feedforward_inhibition"),
         (dict(n_workers=0), "n_workers"),
     ],
 )
@@ -161,7 +163,7 @@ def test_a_silent_circuit_refuses_to_learn(digits):
     the parameter and the drive, instead of silently learning nothing; a threshold at the drive learns."""
     x, y = _two_class(digits, 40)
     silent = bio.CerebellarCircuit(64, 50, 2, seed=0, granule_threshold=1.5, batch_size=20)
-    with pytest.raises(ValueError, match=r"No granule cell .* drive address\.x has mean 0\.5\d\d.*'granule_threshold'"):
+    with pytest.raises(ValueError, match=r"No granule cell .* address\.x .*mean 0\.5\d\d.*'granule_threshold'"):
         silent.fit_task(x, y, epochs=1)
     assert (silent.get_weights()["value"] == 0).all()  # refused before any plasticity
     alive = bio.CerebellarCircuit(64, 50, 2, seed=0, granule_threshold=0.5, batch_size=20)
