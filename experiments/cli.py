@@ -147,6 +147,7 @@ def run(
     class_order: Annotated[str | None, typer.Option(help=_phelp("class_order"))] = None,
     smoothing: Annotated[float | None, typer.Option(help=_phelp("smoothing"))] = None,
     granule_threshold: Annotated[float | None, typer.Option(help=_phelp("granule_threshold"))] = None,
+    feedforward_inhibition: Annotated[float | None, typer.Option(help=_phelp("feedforward_inhibition"))] = None,
     calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help=_phelp("calibrate"))] = None,
     fidelity_inputs: Annotated[int | None, typer.Option(help=_phelp("fidelity_inputs"))] = None,
     seeds: Annotated[int | None, typer.Option(help=_phelp("seeds"))] = None,

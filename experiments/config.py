@@ -147,6 +147,9 @@ class PairedConfig(BaseModel):
                              "to all-or-none, a sharper Top-K)")
     granule_threshold: float | None = Field(None, description="b of Eq. 13: granule threshold (None: 0.55, set "
                                             "for digits; MNIST's drive address.x is ~0.32)")
+    feedforward_inhibition: float | None = Field(None, ge=0, description="w_ff of the mossy -> Golgi feedforward "
+                                                 "inhibition (None: 0; 1 with --granule-threshold ~0.05 on digits "
+                                                 "makes k independent of the input, rate mode)")
     calibrate: bool = Field(True, description="calibrate the Golgi threshold to k before measuring")
     fidelity_inputs: int = Field(100, ge=10, description="test inputs (all tasks) on which fidelity is measured")
     seeds: int = Field(1, ge=1, description="number of seeds (0..N-1), one sub-folder each")

@@ -64,7 +64,8 @@ def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, 
     protocols = ("transfer", "native") if cfg.protocol == "both" else (cfg.protocol,)
     circuits = {p: CerebellarCircuit(stream.n_inputs, cfg.n_neurons, stream.n_classes, mode=cfg.mode, seed=seed,
                                    smoothing=cfg.smoothing, codegen_target=cfg.codegen_target,
-                                   **given(granule_threshold=cfg.granule_threshold),
+                                   **given(granule_threshold=cfg.granule_threshold,
+                                           feedforward_inhibition=cfg.feedforward_inhibition),
                                    n_workers=cfg.bio_workers, golgi_model=cfg.golgi_model)
                 for p in protocols}
     if "transfer" in circuits:

@@ -91,10 +91,11 @@ def test_circuit_settings_reach_the_circuit(digits):
     assert {name: getattr(circuit, name) for name in settings} == settings
     default = TrainConfig(model="bio-spiking", n_neurons=60, k=5, codegen_target="numpy", golgi_model="population")
     assert get_method("bio-spiking").build(default, digits.n_inputs, digits.n_classes).golgi_gain == 5000.0
-    rate = TrainConfig(model="bio-rate", n_neurons=60, k=5, codegen_target="numpy", golgi_gain=12.0,
-                       granule_threshold=0.32, smoothing=0.07, lr_address=0.0)
+    rate_settings = dict(golgi_gain=12.0, granule_threshold=0.32, smoothing=0.07, lr_address=0.0,
+                         feedforward_inhibition=1.0, value_rule="target")
+    rate = TrainConfig(model="bio-rate", n_neurons=60, k=5, codegen_target="numpy", **rate_settings)
     circuit = get_method("bio-rate").build(rate, digits.n_inputs, digits.n_classes)
-    assert (circuit.golgi_gain, circuit.granule_threshold, circuit.smoothing, circuit.lr_address) == (12.0, 0.32,
-                                                                                                    0.07, 0.0)
+    assert {name: getattr(circuit, name) for name in rate_settings} == rate_settings
     unset = TrainConfig(model="bio-rate", n_neurons=60, k=5, codegen_target="numpy")  # the circuit's defaults
-    assert get_method("bio-rate").build(unset, digits.n_inputs, digits.n_classes).granule_threshold == 0.55
+    circuit = get_method("bio-rate").build(unset, digits.n_inputs, digits.n_classes)
+    assert (circuit.granule_threshold, circuit.feedforward_inhibition, circuit.value_rule) == (0.55, 0.0, "error")
