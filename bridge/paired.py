@@ -106,7 +106,7 @@ def run_paired(
         young = native.state_dict()
         native.mature()  # tune the Golgi cell for the adult circuit, then give the young state back
         calibration = calibrate_golgi(native, calibration_x, k, *golgi_search, active_threshold=active_threshold)
-        native.load_state_dict(young)
+        native.load_state_dict({**young, calibration.parameter: calibration.value})  # young, calibrated Golgi
         record.calibration.setdefault("native", []).append(vars(calibration))
     for task in tasks[record.tasks_done :]:
         step(f"task {task.index}: SDMLP")

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import spearmanr
 
 from ann import SDMLP
@@ -104,6 +105,11 @@ def test_csdm_run_end_to_end(tmp_path, digits):
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["seeds"] == 1
     # transfer: the circuit runs the SDMLP's own weights, so it should read out like it
     assert results[0]["fidelity"]["transfer"][-1]["readout_agreement"] > 0.5
+    # native: calibrated once on a matured copy, then it learns young with the calibrated Golgi cell
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=False)
+    calibrated = checkpoint["record"].calibration["native"][0]
+    assert checkpoint["circuits"]["native"][calibrated["parameter"]] == calibrated["value"]
+    assert checkpoint["circuits"]["native"]["golgi_threshold"] != CerebellarCircuit(4, 2, 2).golgi_threshold
 
 
 @pytest.mark.slow
