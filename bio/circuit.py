@@ -177,10 +177,7 @@ class CerebellarCircuit:
         self.golgi_threshold = float(golgi_threshold)
         self.granule_threshold = float(granule_threshold)
         self.smoothing = _checks.positive("smoothing", smoothing)
-        self.feedforward_inhibition = float(feedforward_inhibition)
-        if not np.isfinite(feedforward_inhibition) or feedforward_inhibition < 0:
-            raise ValueError("The 'feedforward_inhibition' parameter of CerebellarCircuit must be a finite number "
-                             f">= 0. Got {feedforward_inhibition!r}.")
+        self.feedforward_inhibition = _checks.nonnegative("feedforward_inhibition", feedforward_inhibition)
         if self.mode == "spiking" and feedforward_inhibition > 0:
             raise ValueError("The 'feedforward_inhibition' parameter of CerebellarCircuit is implemented in rate "
                              "mode only; spiking mode's Golgi cells see the granule cells alone.")
@@ -199,12 +196,7 @@ class CerebellarCircuit:
         if lr_value >= 2:
             raise ValueError("The 'lr_value' parameter of CerebellarCircuit must be < 2: the normalised delta rule "
                              f"overshoots the target by more than it corrects beyond that. Got {lr_value!r}.")
-        self.lr_address = float(lr_address)
-        if lr_address < 0:
-            raise ValueError(
-                "The 'lr_address' parameter of CerebellarCircuit must be >= 0 (0 freezes the address). "
-                f"Got {lr_address!r}."
-            )
+        self.lr_address = _checks.nonnegative("lr_address", lr_address)  # 0 freezes the address
         self.value_rule = _checks.choice("value_rule", value_rule, plasticity.VALUE_RULES)
         self.active_threshold = _checks.positive("active_threshold", active_threshold)
         self.switch_count = _checks.positive("switch_count", switch_count)
@@ -378,8 +370,7 @@ class CerebellarCircuit:
                 b_i=self.golgi_threshold,
             )
             drive = x_unit @ self.address_  # Eq. 13's e0 = X_a^T x, (batch, n_neurons)
-            ffi = self.feedforward_inhibition * drive.mean(axis=1)  # mossy -> Golgi, (batch,)
-            return drive, self.gaba_switch(), self.presentation_ms, params, ffi
+            return drive, self.gaba_switch(), self.presentation_ms, params, self._feedforward(drive)
         namespace = dict(
             q_mossy=self.mossy_nS * b2.nS,
             q_granule=self.granule_golgi_nS * b2.nS,
@@ -434,6 +425,10 @@ class CerebellarCircuit:
                 on_epoch(epoch)
         return self
 
+    def _feedforward(self, drive: np.ndarray) -> np.ndarray:
+        """Feedforward Golgi inhibition per presentation, f = w_ff * mean_j e0_j: (batch,) from (batch, n_neurons)."""
+        return self.feedforward_inhibition * drive.mean(axis=1)
+
     def _check_alive(self, h: np.ndarray, x_unit: np.ndarray) -> None:
         """Refuse to learn from a batch in which no granule cell is active at all (h = 0 everywhere).
 
@@ -444,7 +439,7 @@ class CerebellarCircuit:
         if (h > 0).any():
             return
         drive = x_unit @ self.address_
-        drive = drive - self.feedforward_inhibition * drive.mean(axis=1, keepdims=True)  # net of mature f
+        drive = drive - self._feedforward(drive)[:, None]  # net of the (mature) feedforward inhibition
         fix = (f"lower the 'granule_threshold' parameter ({self.granule_threshold:g}) to about the mean drive"
                if self.mode == "rate" else f"raise the 'max_rate_hz' parameter ({self.max_rate_hz:g})")
         raise ValueError(

@@ -112,6 +112,7 @@ def test_set_weights_round_trip():
         (dict(value_rule="hebb"), "value_rule"),
         (dict(lr_value=2.0), "lr_value"),
         (dict(feedforward_inhibition=-0.5), "feedforward_inhibition"),
+        (dict(lr_address=-0.1), "lr_address"),
         (dict(mode="spiking", feedforward_inhibition=1.0), "feedforward_inhibition"),
         (dict(n_workers=0), "n_workers"),
     ],
