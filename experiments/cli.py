@@ -319,6 +319,32 @@ def table(
     typer.echo(f"table folder: {out}")
 
 
+@app.command()
+@friendly_errors
+def summary(
+    runs: Annotated[list[Path], typer.Argument(help="finished run folders of one protocol (batched ones count "
+                                                    "each of their seeds)")],
+    out: Annotated[Path | None, typer.Option(help="also write the table to this Markdown file")] = None,
+) -> None:
+    """Mean ± SEM over the seeds of run folders trained separately (ACC, BWT, forgetting, learning accuracy).
+
+    For protocols too long for one `csdm table` call: train seeds one by one (or some batched
+    with --n-models), resume them as needed, then summarise. Folders whose settings differ in
+    anything but the seed and execution details (device, data folder, --n-models, --eval-every)
+    are refused. Example:
+
+        csdm summary runs/ewc_s0 runs/ewc_s1 runs/ewc_s2
+    """
+    from experiments.rundir import atomic_write
+    from experiments.summary import format_summary, summarise_runs
+
+    text = format_summary(summarise_runs(runs))
+    typer.echo(text)
+    if out is not None:
+        atomic_write(out, lambda f: f.write(text))
+        typer.echo(f"written: {out}")
+
+
 def main() -> None:
     """Entry point of the ``csdm`` console script."""
     app()

@@ -17,7 +17,8 @@ import numpy as np
 
 from bridge.evaluation import dead_fraction
 
-__all__ = ["average_accuracy", "backward_transfer", "dead_fraction", "forgetting", "learning_accuracy", "summarize"]
+__all__ = ["average_accuracy", "backward_transfer", "dead_fraction", "forgetting", "learning_accuracy", "mean_sem",
+           "summarize"]
 
 
 def _check(R) -> np.ndarray:
@@ -53,3 +54,12 @@ def summarize(R) -> dict[str, float]:
     """All summary metrics of R: ``acc``, ``bwt``, ``forgetting``, ``learning_acc``."""
     return {"acc": average_accuracy(R), "bwt": backward_transfer(R), "forgetting": forgetting(R),
             "learning_acc": learning_accuracy(R)}
+
+
+def mean_sem(values) -> tuple[float, float]:
+    """Mean and standard error of the mean (sample sd, ddof 1, over sqrt(n)) over seeds; SEM is NaN for one value."""
+    a = np.asarray(values, dtype=float)
+    if a.ndim != 1 or len(a) == 0:
+        raise ValueError(f"mean_sem needs a non-empty 1-D sequence of values; got shape {a.shape}.")
+    sem = float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")
+    return float(a.mean()), sem

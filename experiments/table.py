@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from experiments.config import ConfigError, TrainConfig, build_config
+from experiments.metrics import mean_sem
 from experiments.plots import plot_methods_over_tasks
 from experiments.published import lookup
 from experiments.registry import describe_settings, get_method
@@ -117,12 +118,6 @@ def select_rows(methods: str) -> list[Row]:
     return [by_name[m] for m in names]
 
 
-def _mean_sem(values: list[float]) -> tuple[float, float]:
-    a = np.asarray(values, dtype=float)
-    sem = float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")
-    return float(a.mean()), sem
-
-
 def _paper_row(row: Row, model_k: int, dataset: str, ablations: bool):
     if ablations:
         return lookup("cifar10-embeddings", row.name)
@@ -187,7 +182,7 @@ def run_table(dataset: str, data_dir: str | None, methods: str, seeds: int, out:
 def _summarise(row: Row, config, runs: list[dict], dataset: str, ablations: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"method": row.name, "model": row.model, "seeds": len(runs)}
     for key in ("acc", "bwt", "forgetting"):
-        out[f"{key}_mean"], out[f"{key}_sem"] = _mean_sem([m[key] for m in runs])
+        out[f"{key}_mean"], out[f"{key}_sem"] = mean_sem([m[key] for m in runs])
     paper = _paper_row(row, config.k, dataset, ablations)
     out["paper_acc"] = paper.acc if paper else float("nan")
     out["delta_vs_paper"] = out["acc_mean"] - out["paper_acc"]
