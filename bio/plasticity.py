@@ -8,10 +8,29 @@ from __future__ import annotations
 
 import numpy as np
 
+# Purkinje homeostatic scaling: the norm (numpy ``ord``) of each Purkinje cell's parallel-fiber weights
+# that divides its summed input; "none" reads the weights as they are.
+PURKINJE_NORMS = {"none": None, "l1": 1, "l2": 2}
 
-def purkinje(hidden: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """Purkinje activity y = h X_v: (batch, n_neurons) @ (n_neurons, n_outputs) -> (batch, n_outputs)."""
-    return hidden @ value
+
+def purkinje(hidden: np.ndarray, value: np.ndarray, norm: str = "none") -> np.ndarray:
+    """Purkinje activity, (batch, n_neurons) x (n_neurons, n_outputs) -> (batch, n_outputs).
+
+    "none": y = h X_v. "l1" / "l2": y_c = h . X_v[:, c] / ||X_v[:, c]|| (1- or 2-norm; a cell with no
+    weight yet reads 0): multiplicative homeostatic scaling of each Purkinje cell's parallel-fiber
+    synapses to a fixed total (synaptic scaling, Turrigiano et al. 1998, Nature 391:892), applied to its
+    output so that the weights keep accumulating as the climbing-fiber rule sets them. With the "target"
+    rule a Purkinje cell's weights sum the codes of its class, so without scaling a class whose inputs
+    are many, or excite many granule cells, outvotes the others; with "l2" the read-out compares the
+    code with each class's direction (a cosine up to the factor ||h||, which is common to all classes).
+    """
+    if norm not in PURKINJE_NORMS:
+        raise ValueError(f"Purkinje norm must be one of {tuple(PURKINJE_NORMS)}; got {norm!r}.")
+    y = hidden @ value
+    if PURKINJE_NORMS[norm] is None:
+        return y
+    scale = np.linalg.norm(value, ord=PURKINJE_NORMS[norm], axis=0)
+    return y / np.where(scale > 0, scale, 1.0)
 
 
 # The climbing-fiber rules and their weight ceilings: the error rule is self-limiting (it stops when

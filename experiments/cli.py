@@ -91,6 +91,7 @@ def train(
     feedforward_inhibition: Annotated[float | None, typer.Option(help=_help("feedforward_inhibition"))] = None,
     lr_address: Annotated[float | None, typer.Option(help=_help("lr_address"))] = None,
     value_rule: Annotated[str | None, typer.Option(help=_help("value_rule"))] = None,
+    purkinje_norm: Annotated[str | None, typer.Option(help=_help("purkinje_norm"))] = None,
     max_rate_hz: Annotated[float | None, typer.Option(help=_help("max_rate_hz"))] = None,
     mossy_firing: Annotated[str | None, typer.Option(help=_help("mossy_firing"))] = None,
     nonnegative: Annotated[bool | None, typer.Option("--nonnegative/--negative-weights",

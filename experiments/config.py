@@ -84,6 +84,11 @@ class TrainConfig(BaseModel):
     value_rule: Literal["error", "target"] | None = Field(
         None, description="the circuit's climbing-fiber rule: error (target - output, LTP and LTD) or target "
         "(LTP at the labelled class's Purkinje cell only, weights <= 1) (None: error) (bio-rate, bio-spiking)")
+    purkinje_norm: Literal["none", "l1", "l2"] | None = Field(
+        None, description="the circuit's Purkinje read-out: none (h X_v) or l1 / l2 (each Purkinje cell's output "
+        "divided by the norm of its parallel-fiber weights, homeostatic scaling; with --value-rule target it "
+        "keeps classes with many or widespread inputs from outvoting the others) (None: none) (bio-rate, "
+        "bio-spiking)")
     max_rate_hz: float = Field(200.0, gt=0, description="mossy rate of a unit-norm input's largest possible "
                                "component (bio-spiking; rate mode scales it out)")
     mossy_firing: Literal["poisson", "regular"] = Field("poisson", description="mossy spike trains: poisson, or "

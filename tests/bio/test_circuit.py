@@ -55,6 +55,26 @@ def test_target_rule_keeps_an_earlier_tasks_purkinje_weights(digits):
     assert kept == {"target": True, "error": False}
 
 
+def test_purkinje_scaling_stops_a_frequent_class_outvoting_a_rare_one(digits):
+    """Target rule, 150 presentations of 0 and 15 of 1: summed weights make Purkinje cell 0 win every test
+    input (measured: class 1 recall 0.00); scaled by the 2-norm of its weights each cell reads the direction
+    of its class (measured: recall 0.86 for 0 and 0.99 for 1). The scaled read-out is h X_v / ||X_v||."""
+    x, y = digits
+    zeros, ones = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
+    train = np.concatenate([zeros[:150], ones[:15]])
+    recall = {}
+    for norm in ("none", "l2"):
+        c = bio.CerebellarCircuit(64, 200, 2, seed=0, switch_count=200.0, tau_cl_ms=50.0, value_rule="target",
+                                  lr_address=0.0, purkinje_norm=norm)
+        c.fit_task(x[train], y[train], epochs=1)
+        recall[norm] = [(c.predict(x[idx]) == label).mean() for label, idx in ((0, zeros[150:]), (1, ones[100:]))]
+    assert recall["none"][1] < 0.1
+    assert min(recall["l2"]) > 0.75
+    value = c.get_weights()["value"]
+    h = c.hidden(x[ones[100:]])
+    np.testing.assert_array_equal(c.predict(x[ones[100:]]), np.argmax(h @ (value / np.linalg.norm(value, axis=0)), 1))
+
+
 def test_sparse_dendrites_stay_on_mask(digits):
     """4 mossy fibers per granule cell: the drive address.x is ~0.14 on average (top cells ~0.3, where
     dense dendrites give ~0.55), so the granule threshold goes down with it; the cells learn and their
@@ -110,6 +130,7 @@ def test_set_weights_round_trip():
         (dict(mode="spiking", golgi_model="cloud"), "golgi_model"),
         (dict(batch_size=0), "batch_size"),
         (dict(value_rule="hebb"), "value_rule"),
+        (dict(purkinje_norm="l3"), "purkinje_norm"),
         (dict(lr_value=2.0), "lr_value"),
         (dict(feedforward_inhibition=-0.5), "feedforward_inhibition"),
         (dict(lr_address=-0.1), "lr_address"),

@@ -54,3 +54,14 @@ def test_address_update_hand_computed():
     np.testing.assert_allclose(new[:, 1], address[:, 1])  # silent cell: unchanged
     off_mask = plasticity.address_update(address, x, h, 0.8, mask=np.array([[0.0, 1.0], [1.0, 1.0]]))
     np.testing.assert_allclose(off_mask, address, rtol=1e-6)  # the only synapse that would change is absent
+
+
+def test_purkinje_norms_hand_computed():
+    """Columns (3, 4) and (1, 0): 2-norms 5 and 1, 1-norms 7 and 1; h = (1, 1) sums them to (7, 1)."""
+    value = np.array([[3.0, 1.0, 0.0], [4.0, 0.0, 0.0]])  # the third Purkinje cell has no weight yet
+    h = np.array([[1.0, 1.0]])
+    np.testing.assert_allclose(plasticity.purkinje(h, value), [[7.0, 1.0, 0.0]])
+    np.testing.assert_allclose(plasticity.purkinje(h, value, "l2"), [[7.0 / 5.0, 1.0, 0.0]])
+    np.testing.assert_allclose(plasticity.purkinje(h, value, "l1"), [[1.0, 1.0, 0.0]])
+    with pytest.raises(ValueError, match="Purkinje norm"):
+        plasticity.purkinje(h, value, "l3")
