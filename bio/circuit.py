@@ -78,7 +78,9 @@ class CerebellarCircuit:
     purkinje_norm : the Purkinje read-out (:func:`bio.plasticity.purkinje`): "none" (default; y = h X_v) or
         "l1" / "l2" (each Purkinje cell's output divided by the 1- / 2-norm of its parallel-fiber weights,
         homeostatic synaptic scaling). With the "target" rule it stops classes with many or widespread
-        inputs from outvoting the others: Split MNIST 0.713 -> 0.815 with "l2" (README, Results).
+        inputs from outvoting the others: Split MNIST 0.713 -> 0.815 with "l2" (README, Results). With the
+        "error" rule the climbing fiber compares the scaled output with the target, so the step bound of
+        :func:`bio.plasticity.value_update` (a fraction lr_value of the way) holds only without scaling.
     active_threshold : activity (fraction of max) above which a granule cell counts as active (Eq. 12's C).
     switch_count : Eq. 12's s, activations until KCC2 dominates.
     tau_cl_ms, e_cl_young_mV, e_cl_mature_mV, e_hco3_mV, hco3_fraction, cl_out_mM, temperature_c :
