@@ -78,9 +78,9 @@ class CerebellarCircuit:
     purkinje_norm : the Purkinje read-out (:func:`bio.plasticity.purkinje`): "none" (default; y = h X_v) or
         "l1" / "l2" (each Purkinje cell's output divided by the 1- / 2-norm of its parallel-fiber weights,
         homeostatic synaptic scaling). With the "target" rule it stops classes with many or widespread
-        inputs from outvoting the others: Split MNIST 0.713 -> 0.815 with "l2" (README, Results). With the
-        "error" rule the climbing fiber compares the scaled output with the target, so the step bound of
-        :func:`bio.plasticity.value_update` (a fraction lr_value of the way) holds only without scaling.
+        inputs from outvoting the others: Split MNIST 0.713 -> 0.815 with "l2" (README, Results). Needs
+        value_rule="target": the error rule would compare the scaled output, which cannot exceed ||h||
+        (below the target 1 on digits), with the target, so its uncapped weights would grow without end.
     active_threshold : activity (fraction of max) above which a granule cell counts as active (Eq. 12's C).
     switch_count : Eq. 12's s, activations until KCC2 dominates.
     tau_cl_ms, e_cl_young_mV, e_cl_mature_mV, e_hco3_mV, hco3_fraction, cl_out_mM, temperature_c :
@@ -206,6 +206,11 @@ class CerebellarCircuit:
         self.lr_address = _checks.nonnegative("lr_address", lr_address)  # 0 freezes the address
         self.value_rule = _checks.choice("value_rule", value_rule, plasticity.VALUE_RULES)
         self.purkinje_norm = _checks.choice("purkinje_norm", purkinje_norm, tuple(plasticity.PURKINJE_NORMS))
+        if self.purkinje_norm != "none" and self.value_rule != "target":
+            raise ValueError(
+                f"The 'purkinje_norm' parameter of CerebellarCircuit ({purkinje_norm!r}) needs value_rule='target': "
+                "the error rule would chase a target the scaled output cannot reach, its weights growing without end."
+            )
         self.active_threshold = _checks.positive("active_threshold", active_threshold)
         self.switch_count = _checks.positive("switch_count", switch_count)
         self.tau_cl_ms = _checks.positive("tau_cl_ms", tau_cl_ms)

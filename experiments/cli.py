@@ -330,16 +330,17 @@ def summary(
     """Mean ± SEM over the seeds of run folders trained separately (ACC, BWT, forgetting, learning accuracy).
 
     For protocols too long for one `csdm table` call: train seeds one by one (or some batched
-    with --n-models), resume them as needed, then summarise. Folders whose settings differ in
-    anything but the seed and execution details (device, data folder, --n-models, --eval-every)
-    are refused. Example:
+    with --n-models), resume them as needed, then summarise. Folders trained under another
+    protocol (model, stream, sizes, epochs, or any setting the model reads; not the device, data
+    folder, --n-models, Brian2 target or workers, or --eval-every outside spiking mode),
+    unfinished folders and repeated seeds are refused. Example:
 
         csdm summary runs/ewc_s0 runs/ewc_s1 runs/ewc_s2
     """
     from experiments.rundir import atomic_write
-    from experiments.summary import format_summary, summarise_runs
+    from experiments.summary import format_seed_table, summarise_runs
 
-    text = format_summary(summarise_runs(runs))
+    text = format_seed_table(summarise_runs(runs))
     typer.echo(text)
     if out is not None:
         atomic_write(out, lambda f: f.write(text))

@@ -87,8 +87,8 @@ class TrainConfig(BaseModel):
     purkinje_norm: Literal["none", "l1", "l2"] | None = Field(
         None, description="the circuit's Purkinje read-out: none (h X_v) or l1 / l2 (each Purkinje cell's output "
         "divided by the norm of its parallel-fiber weights, homeostatic scaling; with --value-rule target it "
-        "keeps classes with many or widespread inputs from outvoting the others) (None: none) (bio-rate, "
-        "bio-spiking)")
+        "keeps classes with many or widespread inputs from outvoting the others; needs --value-rule target) (None: "
+        "none) (bio-rate, bio-spiking)")
     max_rate_hz: float = Field(200.0, gt=0, description="mossy rate of a unit-norm input's largest possible "
                                "component (bio-spiking; rate mode scales it out)")
     mossy_firing: Literal["poisson", "regular"] = Field("poisson", description="mossy spike trains: poisson, or "

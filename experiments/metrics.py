@@ -17,8 +17,8 @@ import numpy as np
 
 from bridge.evaluation import dead_fraction
 
-__all__ = ["average_accuracy", "backward_transfer", "dead_fraction", "forgetting", "learning_accuracy", "mean_sem",
-           "summarize"]
+__all__ = ["average_accuracy", "backward_transfer", "dead_fraction", "forgetting", "learning_accuracy",
+           "mean_sem", "format_mean_sem", "summarize"]
 
 
 def _check(R) -> np.ndarray:
@@ -63,3 +63,8 @@ def mean_sem(values) -> tuple[float, float]:
         raise ValueError(f"mean_sem needs a non-empty 1-D sequence of values; got shape {a.shape}.")
     sem = float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")
     return float(a.mean()), sem
+
+
+def format_mean_sem(mean: float, sem: float) -> str:
+    """'0.812 ± 0.004', or '0.812' when the SEM is undefined (one seed)."""
+    return f"{mean:.3f}" + ("" if np.isnan(sem) else f" ± {sem:.3f}")

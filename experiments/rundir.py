@@ -127,10 +127,18 @@ class RunDir:
     def check_settings(self, config: dict[str, Any], defaults: dict[str, Any] | None = None, *, hint: str) -> None:
         """Raise ``RunDirError`` (ending with ``hint``) naming every setting, the device apart, in which the
         run stored here differs from ``config``; ``defaults`` as in :meth:`prepare`."""
-        stored = {**(defaults or {}), **json.loads((self.path / self.CONFIG).read_text())["config"]}
+        stored = self.stored_config(defaults)
         diff = {k for k in set(stored) | set(config) if k != "device" and stored.get(k) != config.get(k)}
         if diff:
             raise RunDirError(f"{self.path} holds a run with different settings ({', '.join(sorted(diff))}); {hint}.")
+
+    def stored_config(self, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The settings stored in config.json, over ``defaults``: a run made before a setting existed stored
+        none for it and ran with its default. A damaged file raises ``RunDirError`` naming it."""
+        try:
+            return {**(defaults or {}), **json.loads((self.path / self.CONFIG).read_text())["config"]}
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise RunDirError(f"{self.path / self.CONFIG} is damaged ({type(exc).__name__}: {exc}).") from None
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         atomic_write(self.path / self.CHECKPOINT, lambda f: torch.save(state, f), mode="wb")

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from experiments.config import ConfigError, TrainConfig, build_config
-from experiments.metrics import mean_sem
+from experiments.metrics import format_mean_sem, mean_sem
 from experiments.plots import plot_methods_over_tasks
 from experiments.published import lookup
 from experiments.registry import describe_settings, get_method
@@ -197,8 +197,7 @@ def format_markdown(results: list[dict[str, Any]], dataset: str, methods: str) -
     """The table as Markdown: ours (mean ± SEM over seeds) beside the paper's number."""
 
     def pm(r: dict, key: str) -> str:
-        mean, sem = r[f"{key}_mean"], r[f"{key}_sem"]
-        return f"{mean:.3f}" + ("" if np.isnan(sem) else f" ± {sem:.3f}")
+        return format_mean_sem(r[f"{key}_mean"], r[f"{key}_sem"])
 
     lines = [f"# Split {dataset}: {methods}", "",
              "ACC, BWT, forgetting: mean ± SEM over seeds (class-incremental, final accuracy matrix row).", "",

@@ -131,6 +131,7 @@ def test_set_weights_round_trip():
         (dict(batch_size=0), "batch_size"),
         (dict(value_rule="hebb"), "value_rule"),
         (dict(purkinje_norm="l3"), "purkinje_norm"),
+        (dict(purkinje_norm="l2"), "purkinje_norm"),  # with the default error rule: weights would grow without end
         (dict(lr_value=2.0), "lr_value"),
         (dict(feedforward_inhibition=-0.5), "feedforward_inhibition"),
         (dict(lr_address=-0.1), "lr_address"),
