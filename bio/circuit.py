@@ -38,7 +38,9 @@ class CerebellarCircuit:
     ----------
     n_inputs, n_neurons, n_outputs : mossy fibers, granule cells, Purkinje cells (classes).
     mode : "rate" (Eq. 13 ODEs) or "spiking" (conductance-based LIF, Fore et al. 2020).
-    seed : seeds wiring, initial address weights, presentation order and Poisson spikes.
+    seed : seeds wiring, initial address weights, presentation order and Poisson spikes. Learning
+        (:meth:`fit_task`) and read-out (:meth:`hidden`, :meth:`predict`) draw their Poisson seeds from
+        two separate streams, so evaluating between tasks never changes what the circuit learns.
     golgi_gain, golgi_threshold : Eq. 13's Golgi gain and threshold b_i (in units of mean granule
         activity). Together they set how many granule cells stay active: an outcome, never a parameter.
         Default gain: 30 in rate mode; in spiking mode 1 with LIF Golgi cells (it scales the
@@ -241,7 +243,8 @@ class CerebellarCircuit:
             self.n_inputs, self.n_neurons, self.n_outputs, n_golgi, p_golgi, sparse_dendrites, self.seed
         )
         self._dendrites = self.graph.edges["mossy", "granule"]["mask"]
-        self._rng = np.random.default_rng(self.seed)
+        self._rng = np.random.default_rng(self.seed)  # wiring, address, presentation order, learning's spikes
+        self._read_rng = np.random.default_rng([self.seed, 1])  # the read-out's spikes (spiking mode)
         address = self._rng.random((self.n_inputs, self.n_neurons)) * self._dendrites
         self.address_ = (address / np.linalg.norm(address, axis=0, keepdims=True)).astype(np.float32)
         self.value_ = np.zeros((self.n_neurons, self.n_outputs), np.float32)
@@ -342,11 +345,12 @@ class CerebellarCircuit:
         norm = np.linalg.norm(x, axis=1, keepdims=True)
         return x / np.where(norm > 0, norm, 1.0)
 
-    def _simulate(self, x_unit: np.ndarray) -> np.ndarray:
+    def _simulate(self, x_unit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches.
 
-        With ``n_workers`` > 1 a batch is split into ``n_workers`` parts simulated side by side, so
-        one learning batch uses every worker too.
+        Spiking mode draws each batch's Poisson seed from ``rng`` (rate mode is deterministic). With
+        ``n_workers`` > 1 a batch is split into ``n_workers`` parts simulated side by side, so one
+        learning batch uses every worker too.
         """
         copies = -(-self.batch_size // self.n_workers)  # presentations per simulation run
         if self._loop is None or self._loop.target != self.codegen_target:
@@ -361,17 +365,21 @@ class CerebellarCircuit:
             else:
                 warm = self._run_args(np.zeros((1, self.n_inputs)), seed=0)
                 self._loop = LoopPool(self.n_workers, factory, args, warm, self.codegen_target)
-        batches = (self._run_args(x_unit[s : s + copies]) for s in range(0, len(x_unit), copies))
+        batches = (self._run_args(x_unit[s : s + copies], self._spike_seed(rng)) for s in range(0, len(x_unit), copies))
         if isinstance(self._loop, LoopPool):
             out = self._loop.map(batches)
         else:
             out = [self._loop.run(*args) for args in batches]
         return np.concatenate(out) if out else np.zeros((0, self.n_neurons), np.float32)
 
-    def _run_args(self, x_unit: np.ndarray, seed: int | None = None) -> tuple:
+    def _spike_seed(self, rng: np.random.Generator) -> int | None:
+        """A simulation batch's Poisson seed (spiking mode; rate mode draws nothing)."""
+        return int(rng.integers(2**31 - 1)) if self.mode == "spiking" else None
+
+    def _run_args(self, x_unit: np.ndarray, seed: int | None) -> tuple:
         """The arguments of the loop's ``run`` for one simulation batch of unit-norm inputs.
 
-        Spiking mode: ``seed`` seeds the batch's spike trains (default: drawn from the circuit's RNG).
+        Spiking mode: ``seed`` seeds the batch's spike trains.
         """
         if self.mode == "rate":
             params = dict(
@@ -393,8 +401,6 @@ class CerebellarCircuit:
             b_i=self.golgi_threshold,
             tau_i=self.tau_golgi_ms * b2.ms,
         )
-        if seed is None:
-            seed = int(self._rng.integers(2**31 - 1))
         return (x_unit * self.max_rate_hz, self.address_, self.e_gaba_mV(), self.presentation_ms, self.read_ms,
                 namespace, seed)
 
@@ -423,7 +429,7 @@ class CerebellarCircuit:
             order = self._rng.permutation(len(x_unit))
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                h = self._simulate(x_unit[rows])  # (batch, n_neurons)
+                h = self._simulate(x_unit[rows], self._rng)  # (batch, n_neurons)
                 if start == 0 and epoch == start_epoch:
                     self._check_alive(h, x_unit[rows])
                 teach = plasticity.teach(y[rows], self._purkinje(h), self.value_rule)
@@ -466,7 +472,7 @@ class CerebellarCircuit:
 
         Rate mode: e at the end of the presentation; spiking: read-window rate x refractory period.
         """
-        return self._simulate(self._mossy(x))
+        return self._simulate(self._mossy(x), self._read_rng)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Most active Purkinje cell per row, (batch,) int64."""
@@ -488,7 +494,7 @@ class CerebellarCircuit:
         self.address_, self.value_ = checked["address"], checked["value"]
 
     def state_dict(self) -> dict[str, Any]:
-        """Weights, chloride, activity counts, epoch counter, RNG state, the sampled wiring masks and the
+        """Weights, chloride, activity counts, epoch counter, both RNG states, the sampled wiring masks and the
         Golgi gain and threshold (which ``bridge.calibrate_golgi`` may have set)."""
         return {
             **{f"mask_{u}_{v}": self.graph.edges[u, v]["mask"].copy() for u, v in WIRED},
@@ -498,6 +504,7 @@ class CerebellarCircuit:
             "activity_count": self.activity_count_.copy(),
             "epochs": self.epochs_,
             "rng_state": self._rng.bit_generator.state,
+            "read_rng_state": self._read_rng.bit_generator.state,
             "golgi_gain": self.golgi_gain,
             "golgi_threshold": self.golgi_threshold,
         }
@@ -514,6 +521,8 @@ class CerebellarCircuit:
         self.activity_count_ = np.array(state["activity_count"], dtype=np.int64)
         self.epochs_ = int(state["epochs"])
         self._rng.bit_generator.state = dict(state["rng_state"])
+        if "read_rng_state" in state:  # states saved before the read-out had its own stream keep a fresh one
+            self._read_rng.bit_generator.state = dict(state["read_rng_state"])
         # states saved before the Golgi settings were part of them keep the constructor's
         self.golgi_gain = float(state.get("golgi_gain", self.golgi_gain))
         self.golgi_threshold = float(state.get("golgi_threshold", self.golgi_threshold))

@@ -99,3 +99,28 @@ def test_mossy_firing_is_checked():
 
     with pytest.raises(ValueError, match="mossy_firing"):
         bio.CerebellarCircuit(64, 20, 10, mode="spiking", mossy_firing="bursting")
+
+
+def test_reading_out_between_tasks_does_not_change_what_is_learned(digits):
+    """Spiking mode draws Poisson seeds for learning and for read-out from separate streams: two circuits
+    trained on the same two tasks end with identical weights whether or not one is evaluated in between
+    (as ``--eval-every`` does), and a state round-trip carries the read-out stream too."""
+    x, y = digits
+    first, second = y < 2, (y == 2) | (y == 3)
+    weights, reads = [], []
+    for evaluate in (False, True):
+        c = bio.CerebellarCircuit(64, 60, 4, mode="spiking", seed=2, batch_size=20, presentation_ms=20.0,
+                                  read_ms=10.0, max_rate_hz=400.0, lr_address=0.05)
+        c.fit_task(x[first][:40], y[first][:40], epochs=1)
+        if evaluate:
+            state = c.state_dict()
+            reads.append(c.hidden(x[:20]))
+            c.load_state_dict(state)
+            reads.append(c.hidden(x[:20]))
+        c.fit_task(x[second][:40], y[second][:40], epochs=1)
+        weights.append(c.get_weights())
+    assert weights[0]["value"].any()
+    for name in ("address", "value"):
+        np.testing.assert_array_equal(weights[0][name], weights[1][name])
+    assert reads[0].any()
+    np.testing.assert_array_equal(reads[0], reads[1])
