@@ -8,8 +8,8 @@ accuracy as mean ± SEM over the seeds.
 The protocol is what decides the numbers: the model, the stream (dataset, its file for ``npz``,
 classes per task, order), the sizes and epochs, and every setting the model reads
 (``registry.Method.settings``). How a run executed (device, data folder of a named dataset,
-``--n-models``, Brian2 target and workers, ``--eval-every`` except in spiking mode, whose evaluations
-draw from the training RNG) is not part of it. An option given at its default value counts as
+``--n-models``, Brian2 target and workers, ``--eval-every``: spiking mode's evaluations draw their
+spike trains from a stream of their own, so they never change training) is not part of it. An option given at its default value counts as
 different from one left out (None: the method's own default), as in ``csdm table``.
 """
 
@@ -34,8 +34,6 @@ def protocol(config: dict[str, Any]) -> dict[str, Any]:
     names = [*STREAM, *get_method(config["model"]).settings]
     if config["dataset"] == "npz":
         names.append("data_dir")  # the file is the dataset
-    if config["model"] == "bio-spiking":
-        names.append("eval_every")  # evaluations draw spike-train seeds from the training RNG
     return {name: config.get(name) for name in names}
 
 
