@@ -155,6 +155,15 @@ class PairedConfig(BaseModel):
     feedforward_inhibition: float | None = Field(None, ge=0, description="w_ff of the mossy -> Golgi feedforward "
                                                  "inhibition (None: 0; 1 with --granule-threshold ~0.05 on digits "
                                                  "makes k independent of the input, rate mode)")
+    lr_address: float | None = Field(None, ge=0, description="native circuit: learning rate of the Hebbian address "
+                                     "rule (None: 0.01; 0: fixed random addresses)")
+    value_rule: Literal["error", "target"] | None = Field(
+        None, description="native circuit: climbing-fiber rule, error (target - output) or target (LTP at the "
+        "labelled class's Purkinje cell only) (None: error)")
+    purkinje_norm: Literal["none", "l1", "l2"] | None = Field(
+        None, description="native circuit: Purkinje read-out none (h X_v) or divided by the l1 / l2 norm of each "
+        "Purkinje cell's weights; needs --value-rule target (None: none). The transfer circuit reads out with "
+        "the SDMLP's own output layer")
     calibrate: bool = Field(True, description="calibrate the Golgi threshold to k before measuring")
     fidelity_inputs: int = Field(100, ge=10, description="test inputs (all tasks) on which fidelity is measured")
     seeds: int = Field(1, ge=1, description="number of seeds (0..N-1), one sub-folder each")

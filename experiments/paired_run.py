@@ -62,11 +62,14 @@ def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, 
     ann = SDMLP(stream.n_inputs, cfg.n_neurons, stream.n_classes, k=cfg.k, anneal_epochs=cfg.anneal_epochs,
                 lr=cfg.lr, batch_size=cfg.batch_size, device=cfg.device, seed=seed)
     protocols = ("transfer", "native") if cfg.protocol == "both" else (cfg.protocol,)
+    # learning rules and read-out apply to the native circuit: the transfer one runs the SDMLP's weights as they are
+    learning = given(lr_address=cfg.lr_address, value_rule=cfg.value_rule, purkinje_norm=cfg.purkinje_norm)
     circuits = {p: CerebellarCircuit(stream.n_inputs, cfg.n_neurons, stream.n_classes, mode=cfg.mode, seed=seed,
                                    smoothing=cfg.smoothing, codegen_target=cfg.codegen_target,
                                    **given(granule_threshold=cfg.granule_threshold,
                                            feedforward_inhibition=cfg.feedforward_inhibition),
-                                   n_workers=cfg.bio_workers, golgi_model=cfg.golgi_model)
+                                   n_workers=cfg.bio_workers, golgi_model=cfg.golgi_model,
+                                   **(learning if p == "native" else {}))
                 for p in protocols}
     if "transfer" in circuits:
         circuits["transfer"].mature()  # the SDMLP's Top-K is the mature, fully inhibitory Golgi cell

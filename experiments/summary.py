@@ -9,8 +9,9 @@ The protocol is what decides the numbers: the model, the stream (dataset, its fi
 classes per task, order), the sizes and epochs, and every setting the model reads
 (``registry.Method.settings``). How a run executed (device, data folder of a named dataset,
 ``--n-models``, Brian2 target and workers, ``--eval-every``: spiking mode's evaluations draw their
-spike trains from a stream of their own, so they never change training) is not part of it. An option given at its default value counts as
-different from one left out (None: the method's own default), as in ``csdm table``.
+spike trains from a stream of their own, so they never change training) is not part of it. An option
+given at its default value counts as different from one left out (None: the method's own default), as
+in ``csdm table``.
 """
 
 from __future__ import annotations

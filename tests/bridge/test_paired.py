@@ -15,7 +15,8 @@ from bridge.paired import measure_fidelity
 from bridge.transfer import transfer_weights
 from experiments.config import PairedConfig
 from experiments.data import load_dataset
-from experiments.paired_run import run_pair
+from experiments.paired_run import _learners, run_pair
+from experiments.streams import class_incremental
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +111,19 @@ def test_csdm_run_end_to_end(tmp_path, digits):
     calibrated = checkpoint["record"].calibration["native"][0]
     assert checkpoint["circuits"]["native"][calibrated["parameter"]] == calibrated["value"]
     assert checkpoint["circuits"]["native"]["golgi_threshold"] != CerebellarCircuit(4, 2, 2).golgi_threshold
+
+
+def test_learning_rules_reach_the_native_circuit_only(digits):
+    """--lr-address, --value-rule and --purkinje-norm set the native circuit's learning and read-out; the
+    transfer circuit keeps the defaults, so it reads out with the SDMLP's own output layer."""
+    stream = class_incremental(digits)
+    cfg = PairedConfig(n_neurons=50, device="cpu", lr_address=0.0, value_rule="target", purkinje_norm="l2")
+    _, circuits = _learners(cfg, stream, seed=0)
+    native, transfer = circuits["native"], circuits["transfer"]
+    assert (native.lr_address, native.value_rule, native.purkinje_norm) == (0.0, "target", "l2")
+    assert (transfer.lr_address, transfer.value_rule, transfer.purkinje_norm) == (0.01, "error", "none")
+    with pytest.raises(ValueError, match="purkinje_norm"):
+        _learners(PairedConfig(n_neurons=50, device="cpu", purkinje_norm="l2"), stream, seed=0)
 
 
 @pytest.mark.slow
