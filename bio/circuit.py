@@ -8,6 +8,7 @@ switch are computed in numpy between presentation batches from the simulated act
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,8 +40,10 @@ class CerebellarCircuit:
     n_inputs, n_neurons, n_outputs : mossy fibers, granule cells, Purkinje cells (classes).
     mode : "rate" (Eq. 13 ODEs) or "spiking" (conductance-based LIF, Fore et al. 2020).
     seed : seeds wiring, initial address weights, presentation order and Poisson spikes. Learning
-        (:meth:`fit_task`) and read-out (:meth:`hidden`, :meth:`predict`) draw their Poisson seeds from
-        two separate streams, so evaluating between tasks never changes what the circuit learns.
+        (:meth:`fit_task`) draws its Poisson seeds from the circuit's random stream; a read-out
+        (:meth:`hidden`, :meth:`predict`) draws them from a stream made for it from the seed, the epoch
+        count and the inputs (:meth:`_read_stream`), so evaluating never changes what the circuit learns,
+        and the same inputs read out after the same epoch give the same activity whatever was read before.
     golgi_gain, golgi_threshold : Eq. 13's Golgi gain and threshold b_i (in units of mean granule
         activity). Together they set how many granule cells stay active: an outcome, never a parameter.
         Default gain: 30 in rate mode; in spiking mode 1 with LIF Golgi cells (it scales the
@@ -244,7 +247,6 @@ class CerebellarCircuit:
         )
         self._dendrites = self.graph.edges["mossy", "granule"]["mask"]
         self._rng = np.random.default_rng(self.seed)  # wiring, address, presentation order, learning's spikes
-        self._read_rng = np.random.default_rng([self.seed, 1])  # the read-out's spikes (spiking mode)
         address = self._rng.random((self.n_inputs, self.n_neurons)) * self._dendrites
         self.address_ = (address / np.linalg.norm(address, axis=0, keepdims=True)).astype(np.float32)
         self.value_ = np.zeros((self.n_neurons, self.n_outputs), np.float32)
@@ -345,10 +347,10 @@ class CerebellarCircuit:
         norm = np.linalg.norm(x, axis=1, keepdims=True)
         return x / np.where(norm > 0, norm, 1.0)
 
-    def _simulate(self, x_unit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _simulate(self, x_unit: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches.
 
-        Spiking mode draws each batch's Poisson seed from ``rng`` (rate mode is deterministic). With
+        Spiking mode draws each batch's Poisson seed from ``rng`` (rate mode draws nothing). With
         ``n_workers`` > 1 a batch is split into ``n_workers`` parts simulated side by side, so one
         learning batch uses every worker too.
         """
@@ -372,9 +374,21 @@ class CerebellarCircuit:
             out = [self._loop.run(*args) for args in batches]
         return np.concatenate(out) if out else np.zeros((0, self.n_neurons), np.float32)
 
-    def _spike_seed(self, rng: np.random.Generator) -> int | None:
+    def _read_stream(self, x_unit: np.ndarray) -> np.random.Generator | None:
+        """The spike-seed stream of a read-out of ``x_unit`` (spiking mode; rate mode draws nothing).
+
+        Made from the circuit's seed, its epoch count and a digest of the inputs, not from the learning
+        stream: a read-out is a function of the circuit after ``epochs_`` epochs and of its inputs, however
+        many read-outs came before (``--eval-every``), and never shifts the spikes learning sees.
+        """
+        if self.mode != "spiking":
+            return None
+        digest = int.from_bytes(hashlib.sha1(np.ascontiguousarray(x_unit).tobytes()).digest()[:8], "little")
+        return np.random.default_rng([self.seed, 1, self.epochs_, digest])
+
+    def _spike_seed(self, rng: np.random.Generator | None) -> int | None:
         """A simulation batch's Poisson seed (spiking mode; rate mode draws nothing)."""
-        return int(rng.integers(2**31 - 1)) if self.mode == "spiking" else None
+        return int(rng.integers(2**31 - 1)) if rng is not None and self.mode == "spiking" else None
 
     def _run_args(self, x_unit: np.ndarray, seed: int | None) -> tuple:
         """The arguments of the loop's ``run`` for one simulation batch of unit-norm inputs.
@@ -472,7 +486,8 @@ class CerebellarCircuit:
 
         Rate mode: e at the end of the presentation; spiking: read-window rate x refractory period.
         """
-        return self._simulate(self._mossy(x), self._read_rng)
+        x_unit = self._mossy(x)
+        return self._simulate(x_unit, self._read_stream(x_unit))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Most active Purkinje cell per row, (batch,) int64."""
@@ -494,7 +509,7 @@ class CerebellarCircuit:
         self.address_, self.value_ = checked["address"], checked["value"]
 
     def state_dict(self) -> dict[str, Any]:
-        """Weights, chloride, activity counts, epoch counter, both RNG states, the sampled wiring masks and the
+        """Weights, chloride, activity counts, epoch counter, RNG state, the sampled wiring masks and the
         Golgi gain and threshold (which ``bridge.calibrate_golgi`` may have set)."""
         return {
             **{f"mask_{u}_{v}": self.graph.edges[u, v]["mask"].copy() for u, v in WIRED},
@@ -504,7 +519,6 @@ class CerebellarCircuit:
             "activity_count": self.activity_count_.copy(),
             "epochs": self.epochs_,
             "rng_state": self._rng.bit_generator.state,
-            "read_rng_state": self._read_rng.bit_generator.state,
             "golgi_gain": self.golgi_gain,
             "golgi_threshold": self.golgi_threshold,
         }
@@ -521,8 +535,6 @@ class CerebellarCircuit:
         self.activity_count_ = np.array(state["activity_count"], dtype=np.int64)
         self.epochs_ = int(state["epochs"])
         self._rng.bit_generator.state = dict(state["rng_state"])
-        if "read_rng_state" in state:  # states saved before the read-out had its own stream keep a fresh one
-            self._read_rng.bit_generator.state = dict(state["read_rng_state"])
         # states saved before the Golgi settings were part of them keep the constructor's
         self.golgi_gain = float(state.get("golgi_gain", self.golgi_gain))
         self.golgi_threshold = float(state.get("golgi_threshold", self.golgi_threshold))

@@ -54,7 +54,8 @@ def measure_fidelity(circuit: Learner, x: np.ndarray, k: int, active_threshold: 
     """Fidelity of ``circuit`` on inputs ``x`` against the exact Top-K SDMLP with its own weights.
 
     Both read-outs are the SDM read-out of the same values, argmax of y = h X_v (Algorithm 1 step 4;
-    the Purkinje sum in the circuit), so each circuit presentation is simulated once.
+    the unscaled Purkinje sum in the circuit, also for a circuit whose ``purkinje_norm`` scales its own
+    predictions), so each circuit presentation is simulated once.
     """
     weights = circuit.get_weights()
     n_neurons, n_outputs = weights["value"].shape

@@ -335,7 +335,7 @@ def summary(
     For protocols too long for one `csdm table` call: train seeds one by one (or some batched
     with --n-models), resume them as needed, then summarise. Folders trained under another
     protocol (model, stream, sizes, epochs, or any setting the model reads; not the device, data
-    folder, --n-models, Brian2 target or workers, or --eval-every outside spiking mode),
+    folder, --n-models, Brian2 target, --eval-every, or workers outside the circuit models),
     unfinished folders and repeated seeds are refused. Example:
 
         csdm summary runs/ewc_s0 runs/ewc_s1 runs/ewc_s2

@@ -173,6 +173,14 @@ class PairedConfig(BaseModel):
     def _k_below_n(self) -> PairedConfig:
         if self.k >= self.n_neurons:
             raise ValueError(f"k={self.k} must be < n_neurons={self.n_neurons}")
+        native = {"lr_address": self.lr_address, "value_rule": self.value_rule, "purkinje_norm": self.purkinje_norm}
+        given_native = [name for name, value in native.items() if value is not None]
+        if self.protocol == "transfer" and given_native:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given_native)
+            raise ValueError(f"{flags} set the native circuit's learning; --protocol transfer has no native circuit")
+        if self.purkinje_norm not in (None, "none") and self.value_rule != "target":
+            raise ValueError(f"--purkinje-norm {self.purkinje_norm} needs --value-rule target (with the error rule "
+                             "the scaled output cannot reach its target and the weights grow without end)")
         return self
 
 

@@ -7,9 +7,10 @@ accuracy as mean ± SEM over the seeds.
 
 The protocol is what decides the numbers: the model, the stream (dataset, its file for ``npz``,
 classes per task, order), the sizes and epochs, and every setting the model reads
-(``registry.Method.settings``). How a run executed (device, data folder of a named dataset,
-``--n-models``, Brian2 target and workers, ``--eval-every``: spiking mode's evaluations draw their
-spike trains from a stream of their own, so they never change training) is not part of it. An option
+(``registry.Method.settings``; for the circuit models that includes the worker count, which sets the
+batch). How a run executed (device, data folder of a named dataset, ``--n-models``, Brian2 target,
+``--eval-every``: spiking mode's read-outs draw their spike trains from a stream made from the seed,
+epoch and inputs, so they neither change training nor depend on earlier read-outs) is not part of it. An option
 given at its default value counts as different from one left out (None: the method's own default), as
 in ``csdm table``.
 """

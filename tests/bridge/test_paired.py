@@ -122,8 +122,6 @@ def test_learning_rules_reach_the_native_circuit_only(digits):
     native, transfer = circuits["native"], circuits["transfer"]
     assert (native.lr_address, native.value_rule, native.purkinje_norm) == (0.0, "target", "l2")
     assert (transfer.lr_address, transfer.value_rule, transfer.purkinje_norm) == (0.01, "error", "none")
-    with pytest.raises(ValueError, match="purkinje_norm"):
-        _learners(PairedConfig(n_neurons=50, device="cpu", purkinje_norm="l2"), stream, seed=0)
 
 
 @pytest.mark.slow

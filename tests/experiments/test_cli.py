@@ -157,6 +157,17 @@ def test_bad_input_exits_2_with_one_line(tmp_path, case):
     assert not (tmp_path / "r").exists()  # nothing half-written
 
 
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--protocol", "transfer", "--value-rule", "target"], "--value-rule set the native circuit's learning"),
+    (["--purkinje-norm", "l2"], "--purkinje-norm l2 needs --value-rule target"),
+])
+def test_run_refuses_native_settings_it_cannot_use(tmp_path, args, needle):
+    code, out = csdm("run", *args, "--out", str(tmp_path / "r"), "--quiet")
+    assert code == 2 and needle in out, out
+    assert out.strip().count("\n") == 0, out
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize(("over", "needle"), [
     ({"x_train": np.full((40, 6), np.inf)}, "NaN or inf"),
     ({"x_train": -np.ones((40, 6))}, "must be >= 0"),
