@@ -39,7 +39,7 @@ def test_spiking_learns_two_digits(digits):
         tau_cl_ms=50.0,
     )
     c.fit_task(x[:120], y[:120], epochs=2)
-    assert (c.predict(x[120:]) == y[120:]).mean() > 0.75  # chance 0.5; measured 0.825
+    assert (c.predict(x[120:]) == y[120:]).mean() > 0.75  # chance 0.5; measured 0.900 (0.825 with the old read-out)
 
 
 def test_strong_inhibition_stays_stable(digits):
