@@ -25,7 +25,32 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the option and the fix."""
 
 
-class TrainConfig(BaseModel):
+class CircuitLearning(BaseModel):
+    """The circuit's local learning rules and Purkinje read-out, shared by ``csdm train`` (bio-rate, bio-spiking)
+    and ``csdm run`` (the native circuit; the transfer circuit runs the SDMLP's weights and read-out as they are)."""
+
+    lr_address: float | None = Field(None, ge=0, description="learning rate of the circuit's Hebbian address rule "
+                                     "(None: 0.01; 0: fixed random addresses) (bio-rate, bio-spiking; csdm run: "
+                                     "the native circuit)")
+    value_rule: Literal["error", "target"] | None = Field(
+        None, description="the circuit's climbing-fiber rule: error (target - output, LTP and LTD) or target "
+        "(LTP at the labelled class's Purkinje cell only, weights <= 1) (None: error) (bio-rate, bio-spiking; "
+        "csdm run: the native circuit)")
+    purkinje_norm: Literal["none", "l1", "l2"] | None = Field(
+        None, description="the circuit's Purkinje read-out: none (h X_v) or l1 / l2 (each Purkinje cell's output "
+        "divided by the norm of its parallel-fiber weights, homeostatic scaling; with --value-rule target it "
+        "keeps classes with many or widespread inputs from outvoting the others; needs --value-rule target) (None: "
+        "none) (bio-rate, bio-spiking; csdm run: the native circuit)")
+
+    @model_validator(mode="after")
+    def _scaling_needs_target(self) -> CircuitLearning:
+        if self.purkinje_norm not in (None, "none") and self.value_rule != "target":
+            raise ValueError(f"--purkinje-norm {self.purkinje_norm} needs --value-rule target (with the error rule "
+                             "the scaled output cannot reach its target and the weights grow without end)")
+        return self
+
+
+class TrainConfig(CircuitLearning):
     """Everything that determines a ``csdm train`` run (and so its results)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -79,16 +104,6 @@ class TrainConfig(BaseModel):
         None, ge=0, description="w_ff of the mossy -> Golgi feedforward inhibition, w_ff x the mean granule drive "
         "(None: 0, none; 1 cancels the drive common to all cells, so the number of active cells stops "
         "depending on the input; then --granule-threshold sits near 0, e.g. 0.02 on MNIST) (bio-rate)")
-    lr_address: float | None = Field(None, ge=0, description="learning rate of the circuit's Hebbian address rule "
-                                     "(None: 0.01; 0: fixed random addresses) (bio-rate, bio-spiking)")
-    value_rule: Literal["error", "target"] | None = Field(
-        None, description="the circuit's climbing-fiber rule: error (target - output, LTP and LTD) or target "
-        "(LTP at the labelled class's Purkinje cell only, weights <= 1) (None: error) (bio-rate, bio-spiking)")
-    purkinje_norm: Literal["none", "l1", "l2"] | None = Field(
-        None, description="the circuit's Purkinje read-out: none (h X_v) or l1 / l2 (each Purkinje cell's output "
-        "divided by the norm of its parallel-fiber weights, homeostatic scaling; with --value-rule target it "
-        "keeps classes with many or widespread inputs from outvoting the others; needs --value-rule target) (None: "
-        "none) (bio-rate, bio-spiking)")
     max_rate_hz: float = Field(200.0, gt=0, description="mossy rate of a unit-norm input's largest possible "
                                "component (bio-spiking; rate mode scales it out)")
     mossy_firing: Literal["poisson", "regular"] = Field("poisson", description="mossy spike trains: poisson, or "
@@ -126,7 +141,7 @@ def build_config(values: dict[str, Any], config_file: str | Path | None = None,
     return validated(model, merged)
 
 
-class PairedConfig(BaseModel):
+class PairedConfig(CircuitLearning):
     """Everything that determines a ``csdm run`` (SDMLP and cerebellar circuit, one stream)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -155,15 +170,6 @@ class PairedConfig(BaseModel):
     feedforward_inhibition: float | None = Field(None, ge=0, description="w_ff of the mossy -> Golgi feedforward "
                                                  "inhibition (None: 0; 1 with --granule-threshold ~0.05 on digits "
                                                  "makes k independent of the input, rate mode)")
-    lr_address: float | None = Field(None, ge=0, description="native circuit: learning rate of the Hebbian address "
-                                     "rule (None: 0.01; 0: fixed random addresses)")
-    value_rule: Literal["error", "target"] | None = Field(
-        None, description="native circuit: climbing-fiber rule, error (target - output) or target (LTP at the "
-        "labelled class's Purkinje cell only) (None: error)")
-    purkinje_norm: Literal["none", "l1", "l2"] | None = Field(
-        None, description="native circuit: Purkinje read-out none (h X_v) or divided by the l1 / l2 norm of each "
-        "Purkinje cell's weights; needs --value-rule target (None: none). The transfer circuit reads out with "
-        "the SDMLP's own output layer")
     calibrate: bool = Field(True, description="calibrate the Golgi threshold to k before measuring")
     fidelity_inputs: int = Field(100, ge=10, description="test inputs (all tasks) on which fidelity is measured")
     seeds: int = Field(1, ge=1, description="number of seeds (0..N-1), one sub-folder each")
@@ -178,9 +184,6 @@ class PairedConfig(BaseModel):
         if self.protocol == "transfer" and given_native:
             flags = ", ".join("--" + name.replace("_", "-") for name in given_native)
             raise ValueError(f"{flags} set the native circuit's learning; --protocol transfer has no native circuit")
-        if self.purkinje_norm not in (None, "none") and self.value_rule != "target":
-            raise ValueError(f"--purkinje-norm {self.purkinje_norm} needs --value-rule target (with the error rule "
-                             "the scaled output cannot reach its target and the weights grow without end)")
         return self
 
 
