@@ -388,7 +388,7 @@ class CerebellarCircuit:
 
     def _spike_seed(self, rng: np.random.Generator | None) -> int | None:
         """A simulation batch's Poisson seed (spiking mode; rate mode draws nothing)."""
-        return int(rng.integers(2**31 - 1)) if rng is not None and self.mode == "spiking" else None
+        return int(rng.integers(2**31 - 1)) if self.mode == "spiking" else None
 
     def _run_args(self, x_unit: np.ndarray, seed: int | None) -> tuple:
         """The arguments of the loop's ``run`` for one simulation batch of unit-norm inputs.

@@ -179,8 +179,7 @@ class PairedConfig(CircuitLearning):
     def _k_below_n(self) -> PairedConfig:
         if self.k >= self.n_neurons:
             raise ValueError(f"k={self.k} must be < n_neurons={self.n_neurons}")
-        native = {"lr_address": self.lr_address, "value_rule": self.value_rule, "purkinje_norm": self.purkinje_norm}
-        given_native = [name for name, value in native.items() if value is not None]
+        given_native = [name for name in CircuitLearning.model_fields if getattr(self, name) is not None]
         if self.protocol == "transfer" and given_native:
             flags = ", ".join("--" + name.replace("_", "-") for name in given_native)
             raise ValueError(f"{flags} set the native circuit's learning; --protocol transfer has no native circuit")

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from ann import EWC, L2, MAS, SDMLP, SI, FlyModel, ImportancePenalty, ReLUMLP
 from bridge import Learner
-from experiments.config import ConfigError, TrainConfig
+from experiments.config import CircuitLearning, ConfigError, TrainConfig
 from experiments.streams import TaskStream, joint
 
 Builder = Callable[[TrainConfig, int, int], Learner]
@@ -61,8 +61,8 @@ def _fly(c: TrainConfig, n_inputs: int, n_outputs: int) -> FlyModel:
 # TrainConfig fields passed to the circuit under their own names (it refuses combinations its mode cannot run)
 _CIRCUIT = ("codegen_target", "golgi_gain", "golgi_threshold", "golgi_model", "max_rate_hz", "mossy_firing")
 # None: the circuit's own default
-_CIRCUIT_IF_SET = ("granule_threshold", "smoothing", "feedforward_inhibition", "lr_address", "value_rule",
-                   "purkinje_norm")
+_LEARNING = tuple(CircuitLearning.model_fields)  # lr_address, value_rule, purkinje_norm
+_CIRCUIT_IF_SET = ("granule_threshold", "smoothing", "feedforward_inhibition", *_LEARNING)
 
 
 def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
@@ -107,7 +107,7 @@ MODELS: dict[str, Method] = {
     "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c)), (*_SDM, "reg_coef")),
     "oracle": Method(_relu, _TRAINING, joint),
     "bio-rate": Method(_bio("rate"), ("bio_workers", *_CIRCUIT, *_CIRCUIT_IF_SET)),
-    "bio-spiking": Method(_bio("spiking"), ("bio_workers", *_CIRCUIT, "lr_address", "value_rule", "purkinje_norm")),
+    "bio-spiking": Method(_bio("spiking"), ("bio_workers", *_CIRCUIT, *_LEARNING)),
 }
 
 
