@@ -86,7 +86,10 @@ class CerebellarCircuit:
         inputs from outvoting the others: Split MNIST 0.713 -> 0.815 with "l2" (README, Results). Needs
         value_rule="target": the error rule would compare the scaled output, which cannot exceed ||h||
         (below the target 1 on digits), with the target, so its uncapped weights would grow without end.
-    active_threshold : activity (fraction of max) above which a granule cell counts as active (Eq. 12's C).
+    active_threshold : activity above which a granule cell counts as active: for Eq. 12's C (the
+        chloride switch), the dead fraction, calibration and Top-K fidelity. Default: 0.05 of the
+        maximum rate in rate mode; half a spike in the read window (1 / read_ms) in spiking mode, so
+        one spike counts.
     switch_count : Eq. 12's s, activations until KCC2 dominates.
     tau_cl_ms, e_cl_young_mV, e_cl_mature_mV, e_hco3_mV, hco3_fraction, cl_out_mM, temperature_c :
         chloride switch (``bio/chloride.py``).
@@ -143,7 +146,7 @@ class CerebellarCircuit:
         lr_address: float = 0.01,
         value_rule: str = "error",
         purkinje_norm: str = "none",
-        active_threshold: float = 0.05,
+        active_threshold: float | None = None,
         switch_count: float = 200.0,
         tau_cl_ms: float = 2_000.0,
         e_cl_young_mV: float = -70.0,
@@ -216,6 +219,8 @@ class CerebellarCircuit:
                 f"The 'purkinje_norm' parameter of CerebellarCircuit ({purkinje_norm!r}) needs value_rule='target': "
                 "the error rule would chase a target the scaled output cannot reach, its weights growing without end."
             )
+        if active_threshold is None:
+            active_threshold = 1.0 / self.read_ms if spiking else 0.05
         self.active_threshold = _checks.positive("active_threshold", active_threshold)
         self.switch_count = _checks.positive("switch_count", switch_count)
         self.tau_cl_ms = _checks.positive("tau_cl_ms", tau_cl_ms)

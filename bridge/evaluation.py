@@ -26,3 +26,10 @@ def dead_fraction(hidden: np.ndarray, threshold: float = 0.0) -> float | np.ndar
         raise ValueError(f"hidden must be (batch >= 1, n_neurons) or (S, batch, n_neurons); got {hidden.shape}.")
     dead = np.mean(~(hidden > threshold).any(axis=-2), axis=-1)
     return float(dead) if hidden.ndim == 2 else dead
+
+
+def learner_dead_fraction(learner: Learner, x: np.ndarray) -> float | np.ndarray:
+    """:func:`dead_fraction` of ``learner.hidden(x)`` at the learner's own ``active_threshold`` where it
+    has one (a granule cell of the circuit: activity above it; the chloride switch counts the same
+    activations), else 0 (an ANN neuron is active when its post-Top-K activity is > 0)."""
+    return dead_fraction(learner.hidden(x), getattr(learner, "active_threshold", 0.0))

@@ -27,6 +27,10 @@ class Learner(Protocol):
     task interrupted after that many finished epochs, from the state the learner had
     then (``state_dict`` saved in ``on_epoch``): only epochs ``start_epoch ... epochs - 1``
     run, so an interrupted and resumed task equals an uninterrupted one.
+
+    Optional attributes the runners read where present: ``n_models`` (seeds trained as one
+    batched model; default 1) and ``active_threshold`` (the ``hidden`` activity above which a
+    neuron counts as active; default 0).
     """
 
     n_inputs: int

@@ -22,7 +22,7 @@ import numpy as np
 
 from ann import SDMLP
 from bridge.calibrate import calibrate_golgi
-from bridge.evaluation import dead_fraction, task_accuracies
+from bridge.evaluation import learner_dead_fraction, task_accuracies
 from bridge.fidelity import fidelity
 from bridge.learner import Learner
 from bridge.transfer import normalised_drive, transfer_weights
@@ -50,8 +50,10 @@ class PairedRecord:
     tasks_done: int = 0
 
 
-def measure_fidelity(circuit: Learner, x: np.ndarray, k: int, active_threshold: float) -> dict[str, Any]:
+def measure_fidelity(circuit: Learner, x: np.ndarray, k: int) -> dict[str, Any]:
     """Fidelity of ``circuit`` on inputs ``x`` against the exact Top-K SDMLP with its own weights.
+
+    A granule cell is active above the circuit's ``active_threshold``.
 
     Both read-outs are the SDM read-out of the same values, argmax of y = h X_v (Algorithm 1 step 4;
     the unscaled Purkinje sum in the circuit, also for a circuit whose ``purkinje_norm`` scales its own
@@ -63,7 +65,7 @@ def measure_fidelity(circuit: Learner, x: np.ndarray, k: int, active_threshold: 
     reference.set_weights(weights)
     topk_activity, bio_activity = reference.hidden(x), circuit.hidden(x)
     topk_pred, bio_pred = (np.argmax(h @ weights["value"], axis=1) for h in (topk_activity, bio_activity))
-    return fidelity(normalised_drive(x, weights["address"]), topk_activity, bio_activity, k, active_threshold,
+    return fidelity(normalised_drive(x, weights["address"]), topk_activity, bio_activity, k, circuit.active_threshold,
                     topk_pred, bio_pred)
 
 
@@ -74,7 +76,6 @@ def run_paired(
     epochs_per_task: int,
     *,
     k: int,
-    active_threshold: float,
     fidelity_x: np.ndarray,
     bio_epochs: int = 1,
     calibration_x: np.ndarray | None = None,
@@ -86,13 +87,13 @@ def run_paired(
     """Train ``ann`` and each circuit (keyed by protocol) on ``tasks``; measure after each task.
 
     ``fidelity_x`` are the inputs on which Top-K fidelity is measured (e.g. a fixed sample of
-    all tasks' test inputs). With ``calibration_x``, the Golgi threshold is calibrated to k on
-    those inputs: in ``transfer`` after every weight transfer, in ``native`` once before the
-    first task on a matured copy of the circuit's state (the young circuit then learns with
-    that Golgi cell and goes through its own GABA switch). ``golgi_search`` names the Golgi
-    parameter solved for and its bracket. ``record`` resumes after
-    ``record.tasks_done`` tasks (the learners must hold the matching state); ``on_step(message)``
-    reports progress within a task.
+    all tasks' test inputs); a granule cell counts as active above its circuit's
+    ``active_threshold``. With ``calibration_x``, the Golgi threshold is calibrated to k on those
+    inputs: in ``transfer`` after every weight transfer, in ``native`` once before the first task
+    on a matured copy of the circuit's state (the young circuit then learns with that Golgi cell
+    and goes through its own GABA switch). ``golgi_search`` names the Golgi parameter solved for
+    and its bracket. ``record`` resumes after ``record.tasks_done`` tasks (the learners must hold
+    the matching state); ``on_step(message)`` reports progress within a task.
     """
     unknown = set(circuits) - set(PROTOCOLS)
     if unknown:
@@ -106,7 +107,7 @@ def run_paired(
         native = circuits["native"]
         young = native.state_dict()
         native.mature()  # tune the Golgi cell for the adult circuit, then give the young state back
-        calibration = calibrate_golgi(native, calibration_x, k, *golgi_search, active_threshold=active_threshold)
+        calibration = calibrate_golgi(native, calibration_x, k, *golgi_search)
         native.load_state_dict({**young, calibration.parameter: calibration.value})  # young, calibrated Golgi
         record.calibration.setdefault("native", []).append(vars(calibration))
     for task in tasks[record.tasks_done :]:
@@ -118,8 +119,7 @@ def run_paired(
             if protocol == "transfer":
                 transfer_weights(ann, circuit)
                 if calibration_x is not None:
-                    calibration = calibrate_golgi(circuit, calibration_x, k, *golgi_search,
-                                                  active_threshold=active_threshold)
+                    calibration = calibrate_golgi(circuit, calibration_x, k, *golgi_search)
                     record.calibration.setdefault("transfer", []).append(vars(calibration))
             else:
                 circuit.fit_task(task.x_train, task.y_train, bio_epochs)
@@ -127,11 +127,10 @@ def run_paired(
         for name, learner in learners.items():
             step(f"task {task.index}: evaluating {name}")
             record.accuracy[name][task.index] = task_accuracies(learner, tasks)
-            threshold = 0.0 if name == "sdmlp" else active_threshold
-            record.dead_fraction.setdefault(name, []).append(dead_fraction(learner.hidden(task.x_train), threshold))
+            record.dead_fraction.setdefault(name, []).append(learner_dead_fraction(learner, task.x_train))
             if name != "sdmlp":
                 record.fidelity.setdefault(name, []).append(
-                    {"task": task.index, **measure_fidelity(learner, fidelity_x, k, active_threshold)})
+                    {"task": task.index, **measure_fidelity(learner, fidelity_x, k)})
         record.tasks_done = task.index + 1
         if on_task_end is not None:
             on_task_end(record)

@@ -227,7 +227,7 @@ def calibrate_cmd(
     from bridge.calibrate import calibrate_golgi
     from bridge.paired import measure_fidelity
     from experiments.data import load_dataset
-    from experiments.paired_run import GOLGI_SEARCH, golgi_search, spiking_active_threshold
+    from experiments.paired_run import GOLGI_SEARCH, golgi_search
     from experiments.registry import given
 
     if mode not in GOLGI_SEARCH:
@@ -244,9 +244,8 @@ def calibrate_cmd(
                                 **given(granule_threshold=granule_threshold, smoothing=smoothing,
                                         feedforward_inhibition=feedforward_inhibition))
     circuit.mature()
-    threshold = circuit.active_threshold if mode == "rate" else spiking_active_threshold(circuit)
-    cal = calibrate_golgi(circuit, x, k, parameter, bracket, active_threshold=threshold)
-    fid = measure_fidelity(circuit, x, k, threshold)
+    cal = calibrate_golgi(circuit, x, k, parameter, bracket)
+    fid = measure_fidelity(circuit, x, k)
     typer.echo(f"{parameter} = {cal.value:.6g}: effective k {cal.achieved_k:.2f} +- {cal.achieved_k_sd:.2f} "
                f"(target {k}, {cal.evaluations} evaluations on {len(x)} {dataset} inputs, {mode} mode)")
     typer.echo(f"inputs with no active cell: {cal.silent_fraction:.1%}; Spearman(k, input mass ||x||_1/||x||_2): "

@@ -41,11 +41,6 @@ def golgi_search(mode: str, golgi_model: str) -> tuple[str, tuple[float, float]]
     return GOLGI_SEARCH["population" if golgi_model == "population" else mode]
 
 
-def spiking_active_threshold(circuit: CerebellarCircuit) -> float:
-    """Half a spike in the read window, in the units of the spiking ``hidden`` (rate x 2 ms refractory)."""
-    return 0.5 * 2.0 / circuit.read_ms
-
-
 def _fidelity_sample(stream: TaskStream, n: int, seed: int) -> np.ndarray:
     x = np.concatenate([t.x_test for t in stream])
     rows = np.random.default_rng(seed).choice(len(x), size=min(n, len(x)), replace=False)
@@ -110,8 +105,6 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
     """One seed of ``csdm run`` into ``rundir``; checkpoint and results after every task."""
     stream = class_incremental(dataset, cfg.classes_per_task, cfg.class_order, seed)
     ann, circuits = _learners(cfg, stream, seed)
-    any_circuit = next(iter(circuits.values()))
-    threshold = any_circuit.active_threshold if cfg.mode == "rate" else spiking_active_threshold(any_circuit)
     checkpoint = rundir.prepare({**cfg.model_dump(), "seed": seed}, resume=resume, overwrite=overwrite,
                                 defaults=PairedConfig().model_dump())
     record = None
@@ -132,7 +125,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
         _write(rundir, rec, stream, cfg)
         bar.update(1)
 
-    record = run_paired(ann, circuits, stream.tasks, cfg.epochs_per_task, k=cfg.k, active_threshold=threshold,
+    record = run_paired(ann, circuits, stream.tasks, cfg.epochs_per_task, k=cfg.k,
                         fidelity_x=_fidelity_sample(stream, cfg.fidelity_inputs, seed), bio_epochs=cfg.bio_epochs,
                         calibration_x=_calibration_sample(stream, cfg.fidelity_inputs, seed) if cfg.calibrate else None,
                         golgi_search=golgi_search(cfg.mode, cfg.golgi_model),

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bridge import Learner
-from bridge.evaluation import dead_fraction, task_accuracies
+from bridge.evaluation import learner_dead_fraction, task_accuracies
 from experiments.streams import TaskStream
 
 
@@ -116,7 +116,7 @@ def train_stream(
         record.epochs_done = 0
         epoch_bar.close()
         record.accuracy_matrix[..., task.index, :] = task_accuracies(learner, stream)
-        record.dead_fraction.append(np.asarray(dead_fraction(learner.hidden(task.x_train))).tolist())
+        record.dead_fraction.append(np.asarray(learner_dead_fraction(learner, task.x_train)).tolist())
         record.tasks_done = task.index + 1
         task_bar.update(1)
         if on_task_end is not None:

@@ -137,12 +137,23 @@ def test_set_weights_round_trip():
         (dict(lr_address=-0.1), "lr_address"),
         (dict(mode="spiking", feedforward_inhibition=1.0), "feedforward_inhibition"),
         (dict(n_workers=0), "n_workers"),
+        (dict(active_threshold=0.0), "active_threshold"),  # not silently replaced by the mode's default
     ],
 )
 def test_constructor_errors_name_the_parameter(kwargs, name):
     base = dict(n_inputs=4, n_neurons=6, n_outputs=2)
     with pytest.raises(ValueError, match=name):
         bio.CerebellarCircuit(**{**base, **kwargs})
+
+
+def test_active_threshold_defaults_per_mode():
+    """Rate: 5 % of the maximum rate; spiking: half a spike in the read window, so that one spike counts
+    (the spiking activity is the read-window rate x the 2 ms refractory period)."""
+    assert bio.CerebellarCircuit(4, 6, 2).active_threshold == 0.05
+    spiking = bio.CerebellarCircuit(4, 6, 2, mode="spiking", read_ms=40.0)
+    one_spike = 1 / 40.0 * 2.0  # spikes per ms x refractory ms
+    assert 0 < spiking.active_threshold < one_spike and spiking.active_threshold == pytest.approx(one_spike / 2)
+    assert bio.CerebellarCircuit(4, 6, 2, active_threshold=0.2).active_threshold == 0.2
 
 
 def test_default_batch_is_100_presentations_per_worker():

@@ -87,7 +87,7 @@ def test_population_golgi_holds_k_steadier_than_lif_golgi_cells(digits):
         c = bio.CerebellarCircuit(64, 200, 10, mode="spiking", seed=0, batch_size=40, golgi_model=model,
                                   max_rate_hz=1000.0, mossy_firing="regular", presentation_ms=60.0, read_ms=30.0)
         c.mature()
-        cal = calibrate_golgi(c, x[:40], 5, "golgi_gain", bracket, active_threshold=1.0 / c.read_ms)
+        cal = calibrate_golgi(c, x[:40], 5, "golgi_gain", bracket)
         assert abs(cal.achieved_k - 5) <= 0.5
         sd[model] = cal.achieved_k_sd
     assert sd["population"] <= 3.0

@@ -49,7 +49,7 @@ def test_calibration_reaches_target_k(digits):
     x = digits.x_test[:40]
     cal = calibrate_golgi(circuit, x, 10)
     assert abs(cal.achieved_k - 10) < 1.0
-    f = measure_fidelity(circuit, x, 10, circuit.active_threshold)
+    f = measure_fidelity(circuit, x, 10)
     assert f["effective_k_mean"] == pytest.approx(cal.achieved_k)
     k = (circuit.hidden(x) > circuit.active_threshold).sum(axis=1)  # the spread, recomputed by hand
     assert cal.silent_fraction == pytest.approx(np.mean(k == 0))
@@ -71,7 +71,7 @@ def test_calibrated_circuit_implements_the_sdmlps_topk(digits):
     cal = calibrate_golgi(circuit, digits.x_train[:100], 10)
     assert abs(cal.achieved_k - 10) < 1.0
     x = digits.x_test[:100]
-    f = measure_fidelity(circuit, x, 10, circuit.active_threshold)
+    f = measure_fidelity(circuit, x, 10)
     assert f["jaccard_mean"] >= 0.8
     assert np.mean(circuit.predict(x) == ann.predict(x)) >= 0.9
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from bridge.evaluation import learner_dead_fraction
 from experiments.metrics import dead_fraction, summarize
 
 R = np.array([
@@ -45,3 +46,24 @@ def test_invalid_matrices(bad):
 def test_dead_fraction():
     h = np.array([[0.0, 1.0, 0.0, 0.0], [0.0, 0.5, 0.2, 0.0]])
     assert dead_fraction(h) == pytest.approx(0.5)
+
+
+class _FixedHidden:
+    """A learner whose hidden activity is fixed: only what the dead fraction reads."""
+
+    def __init__(self, h, active_threshold=None):
+        self._h = np.asarray(h)
+        if active_threshold is not None:
+            self.active_threshold = active_threshold
+
+    def hidden(self, x):
+        return self._h
+
+
+def test_learner_dead_fraction_uses_the_learners_own_threshold():
+    """A granule cell whose activity never exceeds the circuit's active_threshold is dead, however
+    slightly it stays above 0 (e.g. excited at the start of a presentation, silenced by the Golgi
+    cell); an ANN (no active_threshold) counts every positive post-Top-K activity."""
+    h = np.array([[0.0, 0.01, 0.3, 0.04], [0.0, 0.02, 0.0, 0.06]])
+    assert learner_dead_fraction(_FixedHidden(h), None) == pytest.approx(0.25)  # only neuron 0 never > 0
+    assert learner_dead_fraction(_FixedHidden(h, 0.05), None) == pytest.approx(0.5)  # neurons 0 and 1
