@@ -16,11 +16,19 @@ from ann.torch_learner import OptimizerName, TorchLearner, _check_int
 
 
 class ReLUNet(nn.Module):
-    def __init__(self, n_inputs: int, n_neurons: int, n_outputs: int, dropout: float = 0.0) -> None:
+    """Hidden ReLU layer, optional inverted dropout on it, linear output layer; both with biases.
+
+    Dropout masks are drawn from ``generator`` (a CPU ``torch.Generator``; the learner passes its
+    own, saved in its state), not from torch's global generator, so a run is reproducible from its
+    seed and a resumed run continues bit-for-bit.
+    """
+
+    def __init__(self, n_inputs: int, n_neurons: int, n_outputs: int, dropout: float = 0.0,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.hidden_layer = nn.Linear(n_inputs, n_neurons)
-        self.dropout = nn.Dropout(dropout)
         self.output_layer = nn.Linear(n_neurons, n_outputs)
+        self.dropout, self.generator = dropout, generator
 
     def forward(self, x: torch.Tensor, sites: list[Site] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """x (S=1, B, n_inputs) -> logits (1, B, o), hidden (1, B, r) (before dropout).
@@ -29,7 +37,10 @@ class ReLUNet(nn.Module):
         """
         pre = self.hidden_layer(x)
         hidden = torch.relu(pre)  # (1, B, n_neurons)
-        dropped = self.dropout(hidden)
+        dropped = hidden
+        if self.training and self.dropout > 0:  # inverted dropout: keep with 1 - p, scale by 1 / (1 - p)
+            keep = torch.rand(hidden.shape, generator=self.generator) >= self.dropout
+            dropped = hidden * keep.to(hidden.device) / (1.0 - self.dropout)
         logits = self.output_layer(dropped)
         if sites is not None:
             sites += [Site("hidden_layer.weight", "hidden_layer.bias", x, pre, transposed=True),
@@ -40,7 +51,8 @@ class ReLUNet(nn.Module):
 class ReLUMLP(TorchLearner):
     """One hidden ReLU layer of ``n_neurons`` with biases; trained like the SDMLP.
 
-    ``dropout``: probability of zeroing a hidden unit while training (0 = off).
+    ``dropout``: probability of zeroing a hidden unit while training (0 = off); the masks come from
+    the learner's own generator (the one that shuffles its batches), so they follow ``seed``.
     ``regularizer``: an ``ann.regularizers`` penalty (L2, EWC, MAS, SI) or None.
     ``grad_clip``: cap on the gradient's L2 norm per step (None: off).
     """
@@ -68,7 +80,7 @@ class ReLUMLP(TorchLearner):
                          device=device, seed=seed, regularizer=regularizer, grad_clip=grad_clip)
 
     def _build(self) -> ReLUNet:
-        return ReLUNet(self.n_inputs, self.n_neurons, self.n_outputs, self.dropout)
+        return ReLUNet(self.n_inputs, self.n_neurons, self.n_outputs, self.dropout, generator=self._gens[0])
 
     def get_weights(self) -> dict:
         return {"address": self.net.hidden_layer.weight.detach().cpu().numpy().T.copy(),

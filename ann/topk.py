@@ -37,12 +37,14 @@ def topk(
 
     Parameters
     ----------
-    drive : (batch, n_neurons) tensor, a = X_a^T x.
+    drive : (..., n_neurons) tensor, a = X_a^T x: (batch, n_neurons), or (S, batch, n_neurons) for S
+        stacked models.
     k : number of neurons left active; k >= n_neurons leaves all of [drive]_+ untouched.
     mode : "subtract" (Eq. 4: [a - I]_+, at most k non-zeros, exactly k without ties) or
-        "mask" (ablation: the k largest of [a]_+ are kept unchanged, the rest zeroed; ties
-        are broken by index, so exactly min(k, #positive) non-zeros).
-    gaba : optional per-neuron lambda of Eq. 12, shape (n_neurons,), in [-1, 1]; then
+        "mask" (ablation: the k largest of [a]_+ are kept unchanged, the rest zeroed; exactly k
+        indices are kept, which of tied ones is up to ``torch.topk``, so at most k non-zeros).
+    gaba : optional per-neuron lambda of Eq. 12, in [-1, 1], broadcast against ``drive``
+        ((n_neurons,), or (S, 1, n_neurons) for stacked models); then
         a*_i = [a_i - lambda_i I]_+ (subtract mode only).
 
     Examples

@@ -119,7 +119,9 @@ class RunDir:
                                   "--overwrite to replace it.")
             self.check_settings(config, defaults, hint="use the same options or --overwrite")
             ckpt = self.path / self.CHECKPOINT
-            return torch.load(ckpt, weights_only=False) if ckpt.exists() else None
+            # onto the CPU: a run checkpointed on a GPU resumes on a machine without one (``device`` is not
+            # part of the settings); the learners move their state to their own device when loading it
+            return torch.load(ckpt, map_location="cpu", weights_only=False) if ckpt.exists() else None
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(config_path, {"config": config, "provenance": provenance()})
         return None

@@ -121,6 +121,47 @@ def test_same_seed_same_result(digits):
     assert np.array_equal(*runs)
 
 
+def test_dropout_follows_the_seed_and_resumes_bit_for_bit(digits):
+    """The Dropout baseline's masks come from the learner's own generator: the global torch seed does
+    not change the result, the learner's seed does, and a round trip through state_dict mid-training
+    continues exactly as an uninterrupted run."""
+    x, y, *_ = two_classes(digits)
+
+    def dropout_mlp(seed):
+        return ReLUMLP(64, 50, 10, dropout=0.5, device="cpu", seed=seed)
+
+    runs = {}
+    for seed, global_seed in ((0, 1), (0, 2), (1, 1)):
+        torch.manual_seed(global_seed)
+        runs[seed, global_seed] = dropout_mlp(seed).fit_task(x, y, epochs=2).get_weights()["address"]
+    assert np.array_equal(runs[0, 1], runs[0, 2])
+    assert not np.allclose(runs[0, 1], runs[1, 1])
+    a = dropout_mlp(0).fit_task(x, y, epochs=1)
+    b = dropout_mlp(5)
+    b.load_state_dict(a.state_dict())
+    torch.manual_seed(123)
+    assert np.array_equal(a.fit_task(x, y, epochs=1).get_weights()["address"],
+                          b.fit_task(x, y, epochs=1).get_weights()["address"])
+
+
+def test_dropout_zeroes_about_p_of_the_hidden_units_and_rescales_the_rest():
+    net = ReLUMLP(4, 2000, 2, dropout=0.3, device="cpu", seed=0).net
+    with torch.no_grad():
+        net.hidden_layer.weight.zero_()
+        net.hidden_layer.bias.fill_(1.0)  # relu(pre) = 1 for every unit
+    x, ones = torch.zeros(1, 50, 4), torch.ones(1, 50, 2000)
+    train_sites, eval_sites = [], []
+    _, hidden = net(x, train_sites)
+    assert torch.equal(hidden, ones)  # hidden is returned before dropout
+    dropped = train_sites[1].input  # what the output layer sees
+    values = dropped.unique()
+    assert len(values) == 2 and values[0] == 0 and values[1].item() == pytest.approx(1 / 0.7)
+    assert (dropped == 0).float().mean().item() == pytest.approx(0.3, abs=0.01)
+    net.eval()
+    net(x, eval_sites)
+    assert torch.equal(eval_sites[1].input, ones)  # no dropout at evaluation
+
+
 def test_cuda_request_without_gpu_is_clear():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")

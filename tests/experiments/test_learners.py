@@ -99,3 +99,13 @@ def test_circuit_settings_reach_the_circuit(digits):
     unset = TrainConfig(model="bio-rate", n_neurons=60, k=5, codegen_target="numpy")  # the circuit's defaults
     circuit = get_method("bio-rate").build(unset, digits.n_inputs, digits.n_classes)
     assert (circuit.granule_threshold, circuit.feedforward_inhibition, circuit.value_rule) == (0.55, 0.0, "error")
+
+
+@pytest.mark.parametrize(("model", "default"), [("ewc", 1e7), ("mas", 5.0), ("si", 5e5), ("sdmlp+ewc", 1e5),
+                                                 ("l2", 10.0), ("sdmlp+mas", 0.5)])
+def test_regulariser_coefficient_defaults_to_the_tuned_value(model, default):
+    """Without --reg-coef a regulariser gets the coefficient tuned for our importance scale (Table 9's
+    EWC 200 would do nothing); L2 and SDMLP+MAS keep Table 9's; --reg-coef wins."""
+    build = get_method(model).build
+    assert build(TrainConfig(model=model, device="cpu"), 64, 10).regularizer.coef == default
+    assert build(TrainConfig(model=model, device="cpu", reg_coef=3.0), 64, 10).regularizer.coef == 3.0

@@ -65,6 +65,10 @@ def test_summary_refuses_mixed_protocols_unfinished_and_repeated_seeds(runs, tmp
     other_lr = _copy_run(runs / "s0", tmp_path / "lr", seed=5, lr=0.5)
     with pytest.raises(ValueError, match=r"lr: 0.2 vs 0.5"):
         summarise_runs([runs / "s0", other_lr])
+    for flag, value in (("l2_normalize", False), ("nonnegative", False), ("hidden_bias", True), ("output_bias", True)):
+        ablation = _copy_run(runs / "s0", tmp_path / flag, seed=6, **{flag: value})  # a Table 2 ablation
+        with pytest.raises(ValueError, match=flag):
+            summarise_runs([runs / "s0", ablation])
     cut = tmp_path / "cut"
     cut.mkdir()
     (cut / "config.json").write_text((runs / "s0" / "config.json").read_text())

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from experiments.cli import app
-from experiments.config import ConfigError
+from experiments.config import ConfigError, build_config
 from experiments.published import PUBLISHED, lookup
-from experiments.table import ABLATIONS, COLUMNS, format_markdown
+from experiments.table import ABLATIONS, COLUMNS, _summarise, format_markdown
 
 
 def test_table_end_to_end(tmp_path):
@@ -60,8 +60,8 @@ def test_batched_seeds_match_sequential_seeds(tmp_path):
         assert batched["dead_fraction"] == pytest.approx(single["dead_fraction"], abs=1e-3)
     tables = [list(csv.DictReader((tmp_path / sub / "table.csv").open()))[0] for sub in "bs"]
     assert float(tables[0]["acc_mean"]) == pytest.approx(float(tables[1]["acc_mean"]), abs=1e-3)
-    assert tables[0]["protocol"] == "optimizer=sgd, lr=0.05, batch_size=32, grad_clip=1.0, anneal_epochs=0, " \
-                                    "gaba_s=20000.0, topk_mode=subtract"
+    assert tables[0]["protocol"] == "optimizer=sgd, lr=0.05, batch_size=128, grad_clip=1.0, gaba_s=20000.0, " \
+                                    "topk_mode=subtract, anneal_epochs=0"
 
 
 def test_sdm_protocol_conflicts_are_refused(tmp_path):
@@ -106,3 +106,15 @@ def test_notes_name_the_rows_that_miss_the_paper():
     notes = format_markdown(rows, "mnist", "all").split("## Notes")[1]
     assert "**far** misses the paper by -0.060" in notes and "optimizer=sgd, lr=0.05" in notes
     assert "near" not in notes and "unpublished" not in notes and "(1 of 3)" in notes
+
+
+def test_ablations_are_set_beside_table_2_without_a_difference():
+    """Table 2 was measured on CIFAR-10 embeddings: its numbers stand beside ours for the order of the
+    rows, but no difference or miss is computed; an ablation's protocol names the flag it changes."""
+    row = next(r for r in ABLATIONS if r.name == "no-l2-norm")
+    config = build_config({"model": "sdmlp", **row.overrides})
+    r = _summarise(row, config, [{"acc": 0.2, "bwt": -0.5, "forgetting": 0.5}], "digits", ablations=True)
+    assert r["paper_acc"] == lookup("cifar10-embeddings", "no-l2-norm").acc and np.isnan(r["delta_vs_paper"])
+    assert "l2_normalize=False" in r["protocol"] and "nonnegative" not in r["protocol"]
+    md = format_markdown([r], "digits", "ablations")
+    assert "misses the paper" not in md and "CIFAR-10 embeddings, not on this dataset" in md
