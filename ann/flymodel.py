@@ -29,9 +29,9 @@ class FlyModel:
     Parameters
     ----------
     n_inputs, n_neurons, n_outputs : input size, Kenyon cells, classes (output neurons).
-    k : Kenyon cells left active per input (k-WTA), 1 <= k <= n_neurons. The authors' FlyModel
-        notebook keeps the top 1 % (k = n_neurons / 100); the "k" printed beside the FlyModel in
-        the paper's Table 7 (64 at 1K, 32 at 10K) is ``m``.
+    k : Kenyon cells left active per input (k-WTA), 1 <= k <= n_neurons. Default: the top 1 %
+        (max(1, n_neurons // 100)), as the authors' FlyModel notebook keeps; the "k" printed beside
+        the FlyModel in the paper's Table 7 (64 at 1K, 32 at 10K) is ``m``.
     m : inputs sampled by each Kenyon cell (App. G.2 varies it from 3 to 64; Table 7: 64 at 1K
         cells, 32 at 10K), 1 <= m <= n_inputs.
     lr : associative learning rate (App. G.2: 0.005 on MNIST and CIFAR-10; the 10K Split MNIST
@@ -46,8 +46,10 @@ class FlyModel:
     array([0, 1])
     """
 
-    def __init__(self, n_inputs: int, n_neurons: int = 1000, n_outputs: int = 10, *, k: int = 32,
+    def __init__(self, n_inputs: int, n_neurons: int = 1000, n_outputs: int = 10, *, k: int | None = None,
                  m: int = 32, lr: float = 0.005, seed: int = 0) -> None:
+        if k is None and isinstance(n_neurons, int | np.integer):
+            k = max(1, int(n_neurons) // 100)
         for name, value, low, high in (("n_inputs", n_inputs, 1, None), ("n_neurons", n_neurons, 1, None),
                                        ("n_outputs", n_outputs, 2, None), ("k", k, 1, n_neurons),
                                        ("m", m, 1, n_inputs)):

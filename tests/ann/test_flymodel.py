@@ -36,3 +36,9 @@ def test_bad_input():
         FlyModel(n_inputs=4, n_neurons=8, n_outputs=2, k=2, m=5)
     with pytest.raises(ValueError, match=">= 0"):
         FlyModel(n_inputs=2, n_neurons=8, n_outputs=2, k=2, m=1).predict(np.array([[-1.0, 0.0]]))
+
+
+def test_k_defaults_to_the_top_one_percent():
+    assert FlyModel(n_inputs=4, n_neurons=1000, m=2).k == 10
+    assert FlyModel(n_inputs=4, n_neurons=10_000, m=2).k == 100
+    assert FlyModel(n_inputs=4, n_neurons=50, m=2).k == 1
