@@ -86,11 +86,15 @@ class CerebellarCircuit:
         inputs from outvoting the others: Split MNIST 0.713 -> 0.815 with "l2" (README, Results). Needs
         value_rule="target": the error rule would compare the scaled output, which cannot exceed ||h||
         (below the target 1 on digits), with the target, so its uncapped weights would grow without end.
-    active_threshold : activity above which a granule cell counts as active: for Eq. 12's C (the
-        chloride switch), the dead fraction, calibration and Top-K fidelity. Default: 0.05 of the
-        maximum rate in rate mode; half a spike in the read window (1 / read_ms) in spiking mode, so
-        one spike counts.
+    active_threshold : activity above which a granule cell counts as active in the read-outs: the
+        dead fraction, Golgi calibration and Top-K fidelity. Default: 0.05 of the maximum rate in
+        rate mode; half a spike in the read window (1 / read_ms) in spiking mode, so one spike counts.
     switch_count : Eq. 12's s, activations until KCC2 dominates.
+    switch_threshold : activity above which a presentation counts as an activation of the cell (Eq.
+        12's C, which drives the chloride switch): 0.05 in both modes (spiking, 50 ms read window:
+        2 spikes). The switch's pace (switch_count, tau_cl_ms) was set with it; counting single
+        spikes instead matured the spiking circuit faster and cut its Split digits ACC from 0.60 to
+        0.48 (population Golgi, one seed; README).
     tau_cl_ms, e_cl_young_mV, e_cl_mature_mV, e_hco3_mV, hco3_fraction, cl_out_mM, temperature_c :
         chloride switch (``bio/chloride.py``).
     mossy_nS, granule_golgi_nS, golgi_granule_nS, golgi_threshold_scale_mV : spiking synaptic
@@ -148,6 +152,7 @@ class CerebellarCircuit:
         purkinje_norm: str = "none",
         active_threshold: float | None = None,
         switch_count: float = 200.0,
+        switch_threshold: float = 0.05,
         tau_cl_ms: float = 2_000.0,
         e_cl_young_mV: float = -70.0,
         e_cl_mature_mV: float = -108.5,
@@ -223,6 +228,7 @@ class CerebellarCircuit:
             active_threshold = 1.0 / self.read_ms if spiking else 0.05
         self.active_threshold = _checks.positive("active_threshold", active_threshold)
         self.switch_count = _checks.positive("switch_count", switch_count)
+        self.switch_threshold = _checks.positive("switch_threshold", switch_threshold)
         self.tau_cl_ms = _checks.positive("tau_cl_ms", tau_cl_ms)
         self.e_cl_young_mV, self.e_cl_mature_mV = float(e_cl_young_mV), float(e_cl_mature_mV)
         self.e_hco3_mV = float(e_hco3_mV)
@@ -457,7 +463,7 @@ class CerebellarCircuit:
                 self.address_ = plasticity.address_update(
                     self.address_, x_unit[rows], h, self.lr_address, self._dendrites
                 )
-                self.record_activity(h > self.active_threshold)
+                self.record_activity(h > self.switch_threshold)
             self.epochs_ += 1
             if on_epoch is not None:
                 on_epoch(epoch)

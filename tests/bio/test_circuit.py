@@ -138,6 +138,7 @@ def test_set_weights_round_trip():
         (dict(mode="spiking", feedforward_inhibition=1.0), "feedforward_inhibition"),
         (dict(n_workers=0), "n_workers"),
         (dict(active_threshold=0.0), "active_threshold"),  # not silently replaced by the mode's default
+        (dict(switch_threshold=-0.1), "switch_threshold"),
     ],
 )
 def test_constructor_errors_name_the_parameter(kwargs, name):
