@@ -141,7 +141,8 @@ def run_table(dataset: str, data_dir: str | None, methods: str, seeds: int, out:
 
     With ``batch_seeds`` the seeds of a row whose learner supports it (``registry.batched_models``)
     train as one batched model in OUT/ROW (per-seed results in OUT/ROW/seedN, the same place as
-    sequential runs); other rows train one run folder OUT/ROW/seedN per seed.
+    sequential runs); other rows train one run folder OUT/ROW/seedN per seed, and so does a row
+    whose seeds were started one by one in OUT before (read back or resumed, not retrained).
     """
     if not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"--seeds must be an int >= 1. Got {seeds!r}.")
@@ -158,7 +159,9 @@ def run_table(dataset: str, data_dir: str | None, methods: str, seeds: int, out:
         if row.sdm and sdm_protocol == "reference":
             values.update(reference_sdm_protocol(values.get("epochs_per_task", _DEFAULT_EPOCHS)))
         config = build_config({**values, "seed": 0})
-        if batch_seeds and seeds > 1 and get_method(row.model).batched and config.class_order == "sequential":
+        one_by_one = (out / row.name / "seed0" / RunDir.CONFIG).exists()  # trained with --sequential-seeds before
+        if (batch_seeds and seeds > 1 and get_method(row.model).batched and config.class_order == "sequential"
+                and not one_by_one):
             batched = config.model_copy(update={"n_models": seeds})
             runs = _finished_or_resumed(batched, out / row.name, progress)["per_seed"]
         else:

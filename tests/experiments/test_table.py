@@ -53,6 +53,9 @@ def test_batched_seeds_match_sequential_seeds(tmp_path):
         result = CliRunner().invoke(app, [*base, flag, "--out", str(tmp_path / sub)])
         assert result.exit_code == 0, result.output
     assert (tmp_path / "b/sdmlp/checkpoint.pt").is_file() and not (tmp_path / "s/sdmlp/checkpoint.pt").exists()
+    again = CliRunner().invoke(app, [*base, "--batch-seeds", "--out", str(tmp_path / "s")])  # seeds made one by one
+    assert again.exit_code == 0, again.output
+    assert not (tmp_path / "s/sdmlp/checkpoint.pt").exists()  # read back, not retrained as a batch
     for seed in (0, 1):
         batched = json.loads((tmp_path / f"b/sdmlp/seed{seed}/metrics.json").read_text())
         single = json.loads((tmp_path / f"s/sdmlp/seed{seed}/metrics.json").read_text())
