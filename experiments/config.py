@@ -79,11 +79,11 @@ class TrainConfig(CircuitLearning):
     rectify_inputs: bool = Field(False, description="ReLU the inputs instead of refusing negative ones")
     eval_every: int = Field(10, ge=1, description="epochs between learning-curve evaluations, each also a "
                             "checkpoint that --resume continues from")
-    # baselines (App. G); None = the method's default (experiments/registry.py: TUNED_REG_COEF)
+    # baselines (App. G); None = the method's default (experiments/registry.py: tuned_reg_coef)
     reg_coef: float | None = Field(None, gt=0, description="regulariser coefficient of l2/ewc/mas/si/sdmlp+ewc/"
                                    "sdmlp+mas (None: tuned here with --optimizer sgd --lr 0.05 --batch-size 128 "
-                                   "--grad-clip 1: ewc 1e7, mas 5, si 5e5, sdmlp+ewc 1e5; Table 9's l2 10, "
-                                   "sdmlp+mas 0.5)")
+                                   "--grad-clip 1: ewc 1e7, mas 5, si 5e5, sdmlp+ewc 1e5 (fashion-mnist: 1e6); "
+                                   "Table 9's l2 10, sdmlp+mas 0.5)")
     beta: float | None = Field(None, gt=0, description="softmax temperature of Eq. 18, used only to estimate "
                                "EWC/SI importances (None: 0.005, Table 9)")
     dropout: float = Field(0.5, ge=0, lt=1, description="hidden dropout probability of the 'dropout' baseline")

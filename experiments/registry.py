@@ -50,12 +50,20 @@ def _relu(c: TrainConfig, n_inputs: int, n_outputs: int, regularizer: Importance
 # of magnitude below the reference code's, so Table 9's coefficients (the classes' defaults) do nothing
 # here (EWC 200 -> ACC 0.196 on Split MNIST). These are the best of our sweeps with the reference code's
 # protocol, plain SGD lr 0.05, batch 128, gradient clip 1 (README, Results): EWC, MAS, SI at 10 epochs
-# per task, SDMLP+EWC at 500. L2 and SDMLP+MAS keep Table 9's (10, 0.5).
+# per task, SDMLP+EWC at 500. L2 and SDMLP+MAS keep Table 9's (10, 0.5). Tuned on Split MNIST; where a
+# dataset was re-tuned, its own value replaces MNIST's: Fashion-MNIST's SDMLP+EWC at 500 epochs per task
+# gives ACC 0.630 with 1e5 and 0.706 with 1e6 (seed 0; paper 0.74).
 TUNED_REG_COEF = {"ewc": 1e7, "mas": 5.0, "si": 5e5, "sdmlp+ewc": 1e5}
+RETUNED_REG_COEF = {"fashion-mnist": {"sdmlp+ewc": 1e6}}
+
+
+def tuned_reg_coef(model: str, dataset: str) -> float | None:
+    """The tuned regulariser coefficient of ``model`` on ``dataset`` (None: the class's Table 9 default)."""
+    return RETUNED_REG_COEF.get(dataset, {}).get(model, TUNED_REG_COEF.get(model))
 
 
 def _coef(c: TrainConfig) -> float | None:
-    return c.reg_coef if c.reg_coef is not None else TUNED_REG_COEF.get(c.model)
+    return c.reg_coef if c.reg_coef is not None else tuned_reg_coef(c.model, c.dataset)
 
 
 def _ewc(c: TrainConfig) -> EWC:

@@ -21,7 +21,7 @@ from experiments.config import ConfigError, TrainConfig, build_config
 from experiments.metrics import format_mean_sem, mean_sem
 from experiments.plots import plot_methods_over_tasks
 from experiments.published import lookup
-from experiments.registry import TUNED_REG_COEF, describe_settings, get_method
+from experiments.registry import describe_settings, get_method, tuned_reg_coef
 from experiments.rundir import RunDir, atomic_write, write_csv
 from experiments.train import run_training
 
@@ -58,7 +58,8 @@ def reference_sdm_protocol(epochs_per_task: int) -> dict[str, Any]:
 # Split MNIST (m = 64: 0.745; paper 0.77) and 0.634 on Fashion-MNIST (m = 64: 0.597; paper 0.67).
 # EWC, MAS, SI train with the reference code's protocol (plain SGD, lr 0.05, batch 128, gradient norm
 # clipped at 1.0) and with the coefficients re-tuned for our importance estimates
-# (registry.TUNED_REG_COEF, written into each row so that its run folder records it).
+# (registry.tuned_reg_coef of the row's model and dataset, written into each run's config so that its
+# run folder records it).
 # L2 keeps Adam, lr 1e-3 (Hsu et al. 2018's setup; not re-swept).
 _REFERENCE = {"optimizer": "sgd", "lr": 0.05, "batch_size": 128, "grad_clip": 1.0}
 _HSU = {"optimizer": "adam", "lr": 0.001}
@@ -67,13 +68,13 @@ ALL = [
     Row("topk", "topk", {}),
     Row("l2", "l2", _HSU),
     Row("dropout", "dropout", {}),
-    Row("ewc", "ewc", {**_REFERENCE, "reg_coef": TUNED_REG_COEF["ewc"]}),
-    Row("mas", "mas", {**_REFERENCE, "reg_coef": TUNED_REG_COEF["mas"]}),
-    Row("si", "si", {**_REFERENCE, "reg_coef": TUNED_REG_COEF["si"]}),
+    Row("ewc", "ewc", _REFERENCE),
+    Row("mas", "mas", _REFERENCE),
+    Row("si", "si", _REFERENCE),
     Row("flymodel", "flymodel", {}),
     Row("sdmlp-k1", "sdmlp", {"k": 1}, sdm=True),  # the paper reports the SDMLP at k = 1 and k = 10
     Row("sdmlp", "sdmlp", {}, sdm=True),
-    Row("sdmlp+ewc", "sdmlp+ewc", {"reg_coef": TUNED_REG_COEF["sdmlp+ewc"]}, sdm=True),
+    Row("sdmlp+ewc", "sdmlp+ewc", {}, sdm=True),
     Row("sdmlp+mas", "sdmlp+mas", {}, sdm=True),
     Row("oracle", "oracle", {}),
 ]
@@ -130,6 +131,20 @@ def _finished_or_resumed(config: TrainConfig, folder: Path, progress: bool) -> d
     return metrics if metrics.get("complete") else run_training(config, folder, resume=True, progress=progress)
 
 
+def row_settings(row: Row, dataset: str, data_dir: str | None, options: dict[str, Any] | None,
+                 sdm_protocol: str) -> dict[str, Any]:
+    """The run settings of ``row`` on ``dataset``: the options, the row's own settings over them, the
+    regulariser coefficient tuned for the model on that dataset (``registry.tuned_reg_coef``, so that
+    each run folder records it) and, for an SDMLP row under ``sdm_protocol`` "reference", the
+    reference protocol at the table's epochs per task."""
+    values = {**(options or {}), **row.overrides, "model": row.model, "dataset": dataset, "data_dir": data_dir}
+    if tuned_reg_coef(row.model, dataset) is not None:
+        values["reg_coef"] = tuned_reg_coef(row.model, dataset)
+    if row.sdm and sdm_protocol == "reference":
+        values.update(reference_sdm_protocol(values.get("epochs_per_task", _DEFAULT_EPOCHS)))
+    return values
+
+
 def run_table(dataset: str, data_dir: str | None, methods: str, seeds: int, out: str | Path,
               options: dict[str, Any] | None = None, progress: bool = True,
               batch_seeds: bool = True, sdm_protocol: str = "reference") -> list[dict[str, Any]]:
@@ -155,9 +170,7 @@ def run_table(dataset: str, data_dir: str | None, methods: str, seeds: int, out:
     out = Path(out)
     results, curves = [], {}
     for row in rows:
-        values = {**(options or {}), **row.overrides, "model": row.model, "dataset": dataset, "data_dir": data_dir}
-        if row.sdm and sdm_protocol == "reference":
-            values.update(reference_sdm_protocol(values.get("epochs_per_task", _DEFAULT_EPOCHS)))
+        values = row_settings(row, dataset, data_dir, options, sdm_protocol)
         config = build_config({**values, "seed": 0})
         one_by_one = (out / row.name / "seed0" / RunDir.CONFIG).exists()  # trained with --sequential-seeds before
         if (batch_seeds and seeds > 1 and get_method(row.model).batched and config.class_order == "sequential"

@@ -109,3 +109,12 @@ def test_regulariser_coefficient_defaults_to_the_tuned_value(model, default):
     build = get_method(model).build
     assert build(TrainConfig(model=model, device="cpu"), 64, 10).regularizer.coef == default
     assert build(TrainConfig(model=model, device="cpu", reg_coef=3.0), 64, 10).regularizer.coef == 3.0
+
+
+def test_a_dataset_retuned_coefficient_replaces_mnists():
+    """SDMLP+EWC was re-tuned on Fashion-MNIST (1e6); its other regularisers keep MNIST's coefficients."""
+    build = get_method("sdmlp+ewc").build
+    fashion = TrainConfig(model="sdmlp+ewc", dataset="fashion-mnist", device="cpu")
+    assert build(fashion, 64, 10).regularizer.coef == 1e6
+    assert build(fashion.model_copy(update={"reg_coef": 3.0}), 64, 10).regularizer.coef == 3.0
+    assert get_method("ewc").build(fashion.model_copy(update={"model": "ewc"}), 64, 10).regularizer.coef == 1e7

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from experiments.cli import app
 from experiments.config import ConfigError, build_config
 from experiments.published import PUBLISHED, lookup
-from experiments.table import ABLATIONS, COLUMNS, _summarise, format_markdown
+from experiments.table import ABLATIONS, ALL, COLUMNS, _summarise, format_markdown, row_settings
 
 
 def test_table_end_to_end(tmp_path):
@@ -95,6 +95,20 @@ def test_fashion_mnist_by_changing_only_the_dataset(tmp_path):
     rows = list(csv.DictReader((tmp_path / "t/table.csv").open()))
     assert [r["method"] for r in rows] == ["relu", "sdmlp"]
     assert float(rows[1]["paper_acc"]) == 0.53  # Table 8's SDMLP beside ours
+
+
+def test_rows_take_the_coefficient_tuned_on_their_dataset():
+    """Each regulariser row records the coefficient tuned for its model on the table's dataset:
+    SDMLP+EWC 1e5 on MNIST and 1e6 on Fashion-MNIST (re-tuned), EWC 1e7 on both; ReLU has none."""
+    rows = {r.name: r for r in ALL}
+
+    def coef(name: str, dataset: str):
+        return row_settings(rows[name], dataset, None, {"epochs_per_task": 10}, "reference").get("reg_coef")
+
+    assert (coef("sdmlp+ewc", "mnist"), coef("sdmlp+ewc", "fashion-mnist")) == (1e5, 1e6)
+    assert (coef("ewc", "mnist"), coef("ewc", "fashion-mnist"), coef("relu", "mnist")) == (1e7, 1e7, None)
+    sdm = row_settings(rows["sdmlp+ewc"], "mnist", None, {"epochs_per_task": 10}, "reference")
+    assert (sdm["gaba_s"], sdm["lr"]) == (1e5, 0.05)  # the reference protocol, s scaled to 10 epochs
 
 
 def test_notes_name_the_rows_that_miss_the_paper():
