@@ -120,7 +120,7 @@ MODELS: dict[str, Method] = {
     "relu": Method(_relu, _TRAINING),
     "topk": Method(_topk, _TOPK, batched=True),
     "dropout": Method(lambda c, n, o: _relu(c, n, o, dropout=c.dropout), (*_TRAINING, "dropout")),
-    "l2": Method(lambda c, n, o: _relu(c, n, o, L2(**given(coef=c.reg_coef))), (*_TRAINING, "reg_coef")),
+    "l2": Method(lambda c, n, o: _relu(c, n, o, L2(**given(coef=_coef(c)))), (*_TRAINING, "reg_coef")),
     "ewc": Method(lambda c, n, o: _relu(c, n, o, _ewc(c)), (*_TRAINING, "reg_coef", "beta")),
     "mas": Method(lambda c, n, o: _relu(c, n, o, _mas(c)), (*_TRAINING, "reg_coef")),
     "si": Method(lambda c, n, o: _relu(c, n, o, SI(**given(coef=_coef(c), beta=c.beta))),

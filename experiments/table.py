@@ -138,8 +138,8 @@ def row_settings(row: Row, dataset: str, data_dir: str | None, options: dict[str
     each run folder records it) and, for an SDMLP row under ``sdm_protocol`` "reference", the
     reference protocol at the table's epochs per task."""
     values = {**(options or {}), **row.overrides, "model": row.model, "dataset": dataset, "data_dir": data_dir}
-    if tuned_reg_coef(row.model, dataset) is not None:
-        values["reg_coef"] = tuned_reg_coef(row.model, dataset)
+    if (coef := tuned_reg_coef(row.model, dataset)) is not None:
+        values["reg_coef"] = coef
     if row.sdm and sdm_protocol == "reference":
         values.update(reference_sdm_protocol(values.get("epochs_per_task", _DEFAULT_EPOCHS)))
     return values
