@@ -32,7 +32,7 @@ def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch:
     """Presentations/s of ``n_presentations`` digits, ``batch`` per process side by side, after a warm-up call."""
     x = load_digits().data.astype(np.float32)
     x = x[np.arange(n_presentations) % len(x)]
-    c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch * n_workers,
+    c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch * n_workers, copies=batch,
                               codegen_target=target, n_workers=n_workers)
     t0 = time.perf_counter()
     c.hidden(x[: batch * n_workers])  # every worker starts and builds its loop

@@ -1,8 +1,15 @@
 """Brian2 code-generation settings, applied around each run and restored afterwards.
 
-Nothing is set on import: the target is chosen per circuit. "numpy" and "cython" run in this
-process (runtime device); "cpp_standalone" compiles the network into a C++ program that each
-batch of presentations runs as a subprocess. Cython's module cache and the standalone projects
+One thing is set on import: Ctrl-C. Brian2 installs a SIGINT handler when imported that turns
+Ctrl-C during ``Network.run`` into a quiet early stop, so an interrupted presentation would end
+early and its activity be learned from; and it calls the previous handler, which fails when that
+is ``SIG_IGN`` (a process started with SIGINT ignored). The previous handler is put back and
+Brian2's stop preference turned off: Ctrl-C interrupts with ``KeyboardInterrupt``, or is ignored
+where the parent process asked for that.
+
+The code-generation target is chosen per circuit. "numpy" and "cython" run in this process
+(runtime device); "cpp_standalone" compiles the network into a C++ program that each batch of
+presentations runs as a subprocess. Cython's module cache and the standalone projects
 go to the project-local ``.brian_cache/`` folder.
 """
 
@@ -11,6 +18,8 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +31,17 @@ from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 CODEGEN_TARGETS = ("numpy", "cython", "cpp_standalone")
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".brian_cache"
 STANDALONE_KEEP = 8  # compiled standalone projects kept (~10-70 MB each); older ones are deleted
+
+
+def _restore_sigint() -> None:
+    b2.prefs["core.stop_on_keyboard_interrupt"] = False
+    handler = signal.getsignal(signal.SIGINT)
+    previous = getattr(handler, "previous_handler", None)
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, previous)
+
+
+_restore_sigint()
 
 
 @contextmanager

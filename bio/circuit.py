@@ -99,13 +99,15 @@ class CerebellarCircuit:
         chloride switch (``bio/chloride.py``).
     mossy_nS, granule_golgi_nS, golgi_granule_nS, golgi_threshold_scale_mV : spiking synaptic
         quanta and the voltage per unit golgi_threshold.
-    batch_size : presentations simulated side by side (independent circuit copies), split across the
-        workers; default 100 per worker. Its size sets how much state stays in the CPU caches: at
-        1,000 cells with 2 workers, 100 per process ran 2.5x faster than 200 per process, whose state
-        no longer fits the shared cache (``benchmarks/bench_bio.py --rate-batches``).
-    n_workers : processes that simulate in parallel (Brian2's runtime targets use one core each);
-        each batch is split into n_workers parts. Rate mode gives exactly ``n_workers=1``'s result;
-        spiking mode draws its Poisson seeds per part. Call :meth:`close` to stop the workers early.
+    batch_size : presentations per learning batch (plasticity is applied after each); default 100.
+    copies : presentations simulated side by side (independent circuit copies) in one Brian2 run; a
+        batch is simulated in runs of ``copies``, spread over the workers; default min(50, batch_size).
+        Its size sets how much state stays in the CPU caches: at 1,000 cells with 2 workers, 100 per process ran 2.5x
+        faster than 200 per process, whose state no longer fits the shared cache
+        (``benchmarks/bench_bio.py --rate-batches``). Spiking mode draws one Poisson seed per run.
+    n_workers : processes that simulate the runs of a batch in parallel (Brian2's runtime targets use one
+        core each). A speed setting only: results depend on ``batch_size`` and ``copies``, never on
+        ``n_workers`` (tested bit for bit). Call :meth:`close` to stop the workers early.
     codegen_target : Brian2 target: "numpy" (no compiler), "cython" (compiles once per model, cached) or
         "cpp_standalone" (rate mode only: compiles the network into a C++ program, ~10 s per
         circuit size and presentation time, cached in .brian_cache/standalone/, run once per batch).
@@ -164,7 +166,8 @@ class CerebellarCircuit:
         granule_golgi_nS: float = 2.0,
         golgi_granule_nS: float = 1.0,
         golgi_threshold_scale_mV: float = 10.0,
-        batch_size: int | None = None,
+        batch_size: int = 100,
+        copies: int | None = None,
         codegen_target: str = "numpy",
         n_workers: int = 1,
     ) -> None:
@@ -246,7 +249,8 @@ class CerebellarCircuit:
         self.golgi_granule_nS = _checks.positive("golgi_granule_nS", golgi_granule_nS)
         self.golgi_threshold_scale_mV = _checks.positive("golgi_threshold_scale_mV", golgi_threshold_scale_mV)
         self.n_workers = _checks.count("n_workers", n_workers)
-        self.batch_size = _checks.count("batch_size", 100 * self.n_workers if batch_size is None else batch_size)
+        self.batch_size = _checks.count("batch_size", batch_size)
+        self.copies = _checks.count("copies", min(50, self.batch_size) if copies is None else copies)
         if self.n_workers > 1 and self.codegen_target == "cpp_standalone":
             raise ValueError(
                 "The 'n_workers' parameter of CerebellarCircuit must be 1 with codegen_target='cpp_standalone' "
@@ -361,11 +365,11 @@ class CerebellarCircuit:
     def _simulate(self, x_unit: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches.
 
-        Spiking mode draws each batch's Poisson seed from ``rng`` (rate mode draws nothing). With
-        ``n_workers`` > 1 a batch is split into ``n_workers`` parts simulated side by side, so one
-        learning batch uses every worker too.
+        The rows are simulated in runs of ``copies`` presentations, in order; spiking mode draws each
+        run's Poisson seed from ``rng`` (rate mode draws nothing). With ``n_workers`` > 1 the runs go to
+        the workers side by side, with the same inputs and seeds, so the result is the same.
         """
-        copies = -(-self.batch_size // self.n_workers)  # presentations per simulation run
+        copies = self.copies
         if self._loop is None or self._loop.target != self.codegen_target:
             self.close()
             if self.mode == "rate":

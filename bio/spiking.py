@@ -77,6 +77,7 @@ class SpikingLoop:
         self.n_neurons = graph.nodes["granule"]["size"]
         self.n_golgi = graph.nodes["golgi"]["size"]
         self.n_copies = n_copies
+        self.dt_ms = dt_ms
         self.dendrites = graph.edges["mossy", "granule"]["mask"]
         dt = dt_ms * b2.ms
         if mossy_firing == "poisson":
@@ -155,7 +156,9 @@ class SpikingLoop:
         self.granule.g_e_ = 0.0
         self.granule.count_ = 0.0
         self.granule.lastspike_ = -1e9  # no refractoriness carried over from the last presentation
-        ns = dict(CONSTANTS, **namespace, t_read=self.network.t + (duration_ms - read_ms) * b2.ms)
+        # half a step early: spikes fall on whole steps, so the window holds the same steps whatever the
+        # network's clock reads (t grows over runs; t >= t_read at the boundary step would depend on rounding)
+        ns = dict(CONSTANTS, **namespace, t_read=self.network.t + (duration_ms - read_ms - self.dt_ms / 2) * b2.ms)
         if self.golgi_model == "lif":
             self.granule.g_gaba_ = 0.0
             self.golgi.v_ = float(CONSTANTS["E_Lg"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -21,6 +22,7 @@ _BARRIER: Any = None  # inside a worker: the pool's start-up barrier
 
 def _start(factory: Callable[..., Any], factory_args: tuple, warm_args: tuple, barrier: Any) -> None:
     global _LOOP, _BARRIER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the pool
     _LOOP = factory(*factory_args)
     _LOOP.run(*warm_args)  # the first simulation loads the generated code
     _BARRIER = barrier

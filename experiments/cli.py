@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import typer
 
@@ -21,6 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: rich would read "[default: X]" as markup and drop it
 )
 
 
@@ -29,79 +30,114 @@ def _root() -> None:
     """Cerebellar SDM engine (see `csdm COMMAND --help`)."""
 
 
-def friendly_errors(command: Callable) -> Callable:
-    """Bad input (ValueError, missing file) exits with code 2 and one line, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except (ValueError, FileNotFoundError) as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
+# What a user can cause: bad values and data (ValueError), files, folders and permissions (OSError), truncated
+# files read to their end (EOFError: click would print a bare "Aborted!"), a model too large for memory.
+USER_ERRORS = (ValueError, OSError, EOFError, MemoryError)
 
 
-def _help(field: str, extra: str = "", model: type = TrainConfig) -> str:
+def one_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message; for a file-system error, the file and the reason."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        return f"{where}{exc.strerror}; check the path and its permissions"
+    if isinstance(exc, MemoryError):
+        return "out of memory; use a smaller --n-neurons or dataset"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def friendly_errors(interrupted: str = "interrupted") -> Callable[[Callable], Callable]:
+    """One error boundary per command: user-caused failures exit 2 with one line (``error: ...``),
+    Ctrl-C exits 130 with ``interrupted`` (how to continue); internal bugs keep their traceback."""
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            try:
+                return command(*args, **kwargs)
+            except KeyboardInterrupt:
+                typer.echo(interrupted, err=True)
+                raise typer.Exit(130) from None
+            except USER_ERRORS as exc:
+                typer.echo(f"error: {one_line(exc)}", err=True)
+                raise typer.Exit(2) from None
+
+        return wrapper
+
+    return decorate
+
+
+RESUMABLE = "interrupted; continue with the same command and --resume"
+
+
+def _choices(annotation: Any) -> tuple[str, ...]:
+    """The values of a ``Literal[...]`` annotation (also inside ``X | None``), else ()."""
+    for arg in (annotation, *get_args(annotation)):
+        if get_origin(arg) is Literal:
+            return tuple(map(str, get_args(arg)))
+    return ()
+
+
+def _opt(field: str, *decls: str, model: type = TrainConfig, extra: str = "",
+         choices: tuple[str, ...] = ()) -> Any:
+    """A ``typer.Option`` documented from the config field: its description, choices (as the metavar) and
+    default (omitted where the description says what None means)."""
     info = model.model_fields[field]
-    return f"{info.description}{extra} [default: {info.default}]"
+    choices = choices or _choices(info.annotation)
+    default = "" if info.default is None and "None:" in (info.description or "") else f" [default: {info.default}]"
+    return typer.Option(*decls, help=f"{info.description}{extra}{default}",
+                        metavar="|".join(choices) if choices else None)
 
 
-def _phelp(field: str, extra: str = "") -> str:
-    return _help(field, extra, PairedConfig)
+def _popt(field: str, *decls: str, extra: str = "") -> Any:
+    return _opt(field, *decls, model=PairedConfig, extra=extra)
 
 
 @app.command()
-@friendly_errors
+@friendly_errors(RESUMABLE)
 def train(
-    model: Annotated[str | None, typer.Option(help=_help("model", f": {' | '.join(MODEL_NAMES)}"))] = None,
-    dataset: Annotated[str | None, typer.Option(help=_help("dataset"))] = None,
-    data_dir: Annotated[str | None, typer.Option(help=_help("data_dir", "; env CSDM_DATA_DIR"))] = None,
-    n_neurons: Annotated[int | None, typer.Option(help=_help("n_neurons"))] = None,
-    k: Annotated[int | None, typer.Option("--k", help=_help("k"))] = None,
-    anneal_epochs: Annotated[int | None, typer.Option(help=_help("anneal_epochs"))] = None,
-    gaba_s: Annotated[float | None, typer.Option(help=_help("gaba_s"))] = None,
-    topk_mode: Annotated[str | None, typer.Option(help=_help("topk_mode"))] = None,
-    optimizer: Annotated[str | None, typer.Option(help=_help("optimizer"))] = None,
-    lr: Annotated[float | None, typer.Option(help=_help("lr"))] = None,
-    batch_size: Annotated[int | None, typer.Option(help=_help("batch_size"))] = None,
-    grad_clip: Annotated[float | None, typer.Option(help=_help("grad_clip"))] = None,
-    epochs_per_task: Annotated[int | None, typer.Option(help=_help("epochs_per_task"))] = None,
-    classes_per_task: Annotated[int | None, typer.Option(help=_help("classes_per_task"))] = None,
-    class_order: Annotated[str | None, typer.Option(help=_help("class_order"))] = None,
-    seed: Annotated[int | None, typer.Option(help=_help("seed"))] = None,
-    n_models: Annotated[int | None, typer.Option(help=_help("n_models"))] = None,
-    device: Annotated[str | None, typer.Option(help=_help("device"))] = None,
-    rectify_inputs: Annotated[bool | None, typer.Option("--rectify-inputs", help=_help("rectify_inputs"))] = None,
-    eval_every: Annotated[int | None, typer.Option(help=_help("eval_every"))] = None,
-    reg_coef: Annotated[float | None, typer.Option(help=_help("reg_coef"))] = None,
-    beta: Annotated[float | None, typer.Option(help=_help("beta"))] = None,
-    dropout: Annotated[float | None, typer.Option(help=_help("dropout"))] = None,
-    fly_m: Annotated[int | None, typer.Option(help=_help("fly_m"))] = None,
-    fly_lr: Annotated[float | None, typer.Option(help=_help("fly_lr"))] = None,
-    codegen_target: Annotated[str | None, typer.Option(help=_help("codegen_target"))] = None,
-    bio_workers: Annotated[int | None, typer.Option(help=_help("bio_workers"))] = None,
-    golgi_model: Annotated[str | None, typer.Option(help=_help("golgi_model"))] = None,
-    golgi_gain: Annotated[float | None, typer.Option(help=_help("golgi_gain"))] = None,
-    golgi_threshold: Annotated[float | None, typer.Option(help=_help("golgi_threshold"))] = None,
-    granule_threshold: Annotated[float | None, typer.Option(help=_help("granule_threshold"))] = None,
-    smoothing: Annotated[float | None, typer.Option(help=_help("smoothing"))] = None,
-    feedforward_inhibition: Annotated[float | None, typer.Option(help=_help("feedforward_inhibition"))] = None,
-    lr_address: Annotated[float | None, typer.Option(help=_help("lr_address"))] = None,
-    value_rule: Annotated[str | None, typer.Option(help=_help("value_rule"))] = None,
-    purkinje_norm: Annotated[str | None, typer.Option(help=_help("purkinje_norm"))] = None,
-    max_rate_hz: Annotated[float | None, typer.Option(help=_help("max_rate_hz"))] = None,
-    mossy_firing: Annotated[str | None, typer.Option(help=_help("mossy_firing"))] = None,
-    nonnegative: Annotated[bool | None, typer.Option("--nonnegative/--negative-weights",
-                                                     help=_help("nonnegative"))] = None,
-    l2_normalize: Annotated[bool | None, typer.Option("--l2-normalize/--no-l2-normalize",
-                                                      help=_help("l2_normalize"))] = None,
-    hidden_bias: Annotated[bool | None, typer.Option("--hidden-bias/--no-hidden-bias",
-                                                     help=_help("hidden_bias"))] = None,
-    output_bias: Annotated[bool | None, typer.Option("--output-bias/--no-output-bias",
-                                                     help=_help("output_bias"))] = None,
+    model: Annotated[str | None, _opt("model", choices=MODEL_NAMES)] = None,
+    dataset: Annotated[str | None, _opt("dataset")] = None,
+    data_dir: Annotated[str | None, _opt("data_dir", extra="; env CSDM_DATA_DIR")] = None,
+    n_neurons: Annotated[int | None, _opt("n_neurons")] = None,
+    k: Annotated[int | None, _opt("k", "--k")] = None,
+    anneal_epochs: Annotated[int | None, _opt("anneal_epochs")] = None,
+    gaba_s: Annotated[float | None, _opt("gaba_s")] = None,
+    topk_mode: Annotated[str | None, _opt("topk_mode")] = None,
+    optimizer: Annotated[str | None, _opt("optimizer")] = None,
+    lr: Annotated[float | None, _opt("lr")] = None,
+    batch_size: Annotated[int | None, _opt("batch_size")] = None,
+    grad_clip: Annotated[float | None, _opt("grad_clip")] = None,
+    epochs_per_task: Annotated[int | None, _opt("epochs_per_task")] = None,
+    classes_per_task: Annotated[int | None, _opt("classes_per_task")] = None,
+    class_order: Annotated[str | None, _opt("class_order")] = None,
+    seed: Annotated[int | None, _opt("seed")] = None,
+    n_models: Annotated[int | None, _opt("n_models")] = None,
+    device: Annotated[str | None, _opt("device")] = None,
+    rectify_inputs: Annotated[bool | None, _opt("rectify_inputs", "--rectify-inputs")] = None,
+    eval_every: Annotated[int | None, _opt("eval_every")] = None,
+    reg_coef: Annotated[float | None, _opt("reg_coef")] = None,
+    beta: Annotated[float | None, _opt("beta")] = None,
+    dropout: Annotated[float | None, _opt("dropout")] = None,
+    fly_m: Annotated[int | None, _opt("fly_m")] = None,
+    fly_lr: Annotated[float | None, _opt("fly_lr")] = None,
+    codegen_target: Annotated[str | None, _opt("codegen_target")] = None,
+    bio_workers: Annotated[int | None, _opt("bio_workers")] = None,
+    golgi_model: Annotated[str | None, _opt("golgi_model")] = None,
+    golgi_gain: Annotated[float | None, _opt("golgi_gain")] = None,
+    golgi_threshold: Annotated[float | None, _opt("golgi_threshold")] = None,
+    granule_threshold: Annotated[float | None, _opt("granule_threshold")] = None,
+    smoothing: Annotated[float | None, _opt("smoothing")] = None,
+    feedforward_inhibition: Annotated[float | None, _opt("feedforward_inhibition")] = None,
+    lr_address: Annotated[float | None, _opt("lr_address")] = None,
+    value_rule: Annotated[str | None, _opt("value_rule")] = None,
+    purkinje_norm: Annotated[str | None, _opt("purkinje_norm")] = None,
+    max_rate_hz: Annotated[float | None, _opt("max_rate_hz")] = None,
+    mossy_firing: Annotated[str | None, _opt("mossy_firing")] = None,
+    nonnegative: Annotated[bool | None, _opt("nonnegative", "--nonnegative/--negative-weights")] = None,
+    l2_normalize: Annotated[bool | None, _opt("l2_normalize", "--l2-normalize/--no-l2-normalize")] = None,
+    hidden_bias: Annotated[bool | None, _opt("hidden_bias", "--hidden-bias/--no-hidden-bias")] = None,
+    output_bias: Annotated[bool | None, _opt("output_bias", "--output-bias/--no-output-bias")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML file of options (keys as above); flags override it")] = None,
     out: Annotated[Path | None, typer.Option(help="run folder [default: runs/train-MODEL-DATASET-sSEED]")] = None,
     resume: Annotated[bool, typer.Option(
@@ -117,9 +153,9 @@ def train(
         csdm train --model sdmlp --dataset digits --out runs/demo
     """
     values = {name: v for name, v in locals().items() if name in TrainConfig.model_fields}
+    cfg = build_config(values, config)  # before torch and Brian2 are imported: a bad option fails at once
     from experiments.train import format_summary, run_training
 
-    cfg = build_config(values, config)
     out = out or Path("runs") / f"train-{cfg.model}-{cfg.dataset}-s{cfg.seed}"
     metrics = run_training(cfg, out, resume=resume, overwrite=overwrite, progress=not quiet)
     for seed, seed_metrics in zip(metrics.get("seeds", [cfg.seed]), metrics.get("per_seed", [metrics]), strict=True):
@@ -128,34 +164,34 @@ def train(
 
 
 @app.command()
-@friendly_errors
+@friendly_errors(RESUMABLE)
 def run(
-    dataset: Annotated[str | None, typer.Option(help=_phelp("dataset"))] = None,
-    data_dir: Annotated[str | None, typer.Option(help=_phelp("data_dir", "; env CSDM_DATA_DIR"))] = None,
-    protocol: Annotated[str | None, typer.Option(help=_phelp("protocol", " (both: each)"))] = None,
-    mode: Annotated[str | None, typer.Option(help=_phelp("mode"))] = None,
-    n_neurons: Annotated[int | None, typer.Option(help=_phelp("n_neurons"))] = None,
-    k: Annotated[int | None, typer.Option("--k", help=_phelp("k"))] = None,
-    anneal_epochs: Annotated[int | None, typer.Option(help=_phelp("anneal_epochs"))] = None,
-    lr: Annotated[float | None, typer.Option(help=_phelp("lr"))] = None,
-    batch_size: Annotated[int | None, typer.Option(help=_phelp("batch_size"))] = None,
-    epochs_per_task: Annotated[int | None, typer.Option(help=_phelp("epochs_per_task"))] = None,
-    bio_epochs: Annotated[int | None, typer.Option(help=_phelp("bio_epochs"))] = None,
-    codegen_target: Annotated[str | None, typer.Option(help=_phelp("codegen_target"))] = None,
-    bio_workers: Annotated[int | None, typer.Option(help=_phelp("bio_workers"))] = None,
-    golgi_model: Annotated[str | None, typer.Option(help=_phelp("golgi_model"))] = None,
-    classes_per_task: Annotated[int | None, typer.Option(help=_phelp("classes_per_task"))] = None,
-    class_order: Annotated[str | None, typer.Option(help=_phelp("class_order"))] = None,
-    smoothing: Annotated[float | None, typer.Option(help=_phelp("smoothing"))] = None,
-    granule_threshold: Annotated[float | None, typer.Option(help=_phelp("granule_threshold"))] = None,
-    feedforward_inhibition: Annotated[float | None, typer.Option(help=_phelp("feedforward_inhibition"))] = None,
-    lr_address: Annotated[float | None, typer.Option(help=_phelp("lr_address"))] = None,
-    value_rule: Annotated[str | None, typer.Option(help=_phelp("value_rule"))] = None,
-    purkinje_norm: Annotated[str | None, typer.Option(help=_phelp("purkinje_norm"))] = None,
-    calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help=_phelp("calibrate"))] = None,
-    fidelity_inputs: Annotated[int | None, typer.Option(help=_phelp("fidelity_inputs"))] = None,
-    seeds: Annotated[int | None, typer.Option(help=_phelp("seeds"))] = None,
-    device: Annotated[str | None, typer.Option(help=_phelp("device"))] = None,
+    dataset: Annotated[str | None, _popt("dataset")] = None,
+    data_dir: Annotated[str | None, _popt("data_dir", extra="; env CSDM_DATA_DIR")] = None,
+    protocol: Annotated[str | None, _popt("protocol", extra=" (both: each)")] = None,
+    mode: Annotated[str | None, _popt("mode")] = None,
+    n_neurons: Annotated[int | None, _popt("n_neurons")] = None,
+    k: Annotated[int | None, _popt("k", "--k")] = None,
+    anneal_epochs: Annotated[int | None, _popt("anneal_epochs")] = None,
+    lr: Annotated[float | None, _popt("lr")] = None,
+    batch_size: Annotated[int | None, _popt("batch_size")] = None,
+    epochs_per_task: Annotated[int | None, _popt("epochs_per_task")] = None,
+    bio_epochs: Annotated[int | None, _popt("bio_epochs")] = None,
+    codegen_target: Annotated[str | None, _popt("codegen_target")] = None,
+    bio_workers: Annotated[int | None, _popt("bio_workers")] = None,
+    golgi_model: Annotated[str | None, _popt("golgi_model")] = None,
+    classes_per_task: Annotated[int | None, _popt("classes_per_task")] = None,
+    class_order: Annotated[str | None, _popt("class_order")] = None,
+    smoothing: Annotated[float | None, _popt("smoothing")] = None,
+    granule_threshold: Annotated[float | None, _popt("granule_threshold")] = None,
+    feedforward_inhibition: Annotated[float | None, _popt("feedforward_inhibition")] = None,
+    lr_address: Annotated[float | None, _popt("lr_address")] = None,
+    value_rule: Annotated[str | None, _popt("value_rule")] = None,
+    purkinje_norm: Annotated[str | None, _popt("purkinje_norm")] = None,
+    calibrate: Annotated[bool | None, _popt("calibrate", "--calibrate/--no-calibrate")] = None,
+    fidelity_inputs: Annotated[int | None, _popt("fidelity_inputs")] = None,
+    seeds: Annotated[int | None, _popt("seeds")] = None,
+    device: Annotated[str | None, _popt("device")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML file of options (keys as above); flags override it")] = None,
     out: Annotated[Path, typer.Option(help="run folder (one sub-folder per seed)")] = Path("runs/run"),
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out from its last task")] = False,
@@ -173,19 +209,19 @@ def run(
         csdm run --protocol both --mode rate --k 10 --out runs/run
     """
     values = {name: v for name, v in locals().items() if name in PairedConfig.model_fields}
+    cfg = build_config(values, config, PairedConfig)  # before torch and Brian2 are imported
     from experiments.paired_run import format_paired, run_pair
 
-    cfg = build_config(values, config, PairedConfig)
     results = run_pair(cfg, out, resume=resume, overwrite=overwrite, progress=not quiet)
     typer.echo(format_paired(results))
     typer.echo(f"report: {Path(results[0]['folder']) / 'report.html'}")
 
 
 @app.command("calibrate")
-@friendly_errors
+@friendly_errors()
 def calibrate_cmd(
     k: Annotated[int, typer.Option("--k", help="target number of active granule cells")] = 10,
-    mode: Annotated[str, typer.Option(help="circuit mode: rate | spiking")] = "rate",
+    mode: Annotated[str, typer.Option(help="circuit mode", metavar="rate|spiking")] = "rate",
     parameter: Annotated[str | None, typer.Option(
         help="Golgi parameter to solve for: golgi_threshold | golgi_gain [default: rate golgi_threshold, "
         "spiking golgi_gain]")] = None,
@@ -212,7 +248,7 @@ def calibrate_cmd(
                                                             "address.x is ~0.32]")] = None,
     smoothing: Annotated[float | None, typer.Option(help="Eq. 13's L, granule response smoothing (rate mode) "
                                                     "[default: 0.2]")] = None,
-    feedforward_inhibition: Annotated[float | None, typer.Option(help=_help("feedforward_inhibition"))] = None,
+    feedforward_inhibition: Annotated[float | None, _opt("feedforward_inhibition")] = None,
 ) -> None:
     """Find the Golgi threshold (or gain) that leaves k granule cells active on average.
 
@@ -221,17 +257,21 @@ def calibrate_cmd(
     spread and the Top-K fidelity at that setting. Examples: csdm calibrate --k 10;
     csdm calibrate --mode spiking --inputs 100 --max-rate-hz 1000 --mossy-firing regular [--golgi-model population]
     """
+    if mode not in ("rate", "spiking"):
+        raise ValueError(f"--mode must be 'rate' or 'spiking'. Got {mode!r}.")
+    if not 1 <= k < n_neurons:
+        raise ValueError(f"--k {k} must lie in [1, --n-neurons) = [1, {n_neurons}): Top-K needs a (k+1)-th cell.")
+    if inputs < 1:
+        raise ValueError(f"--inputs {inputs}: calibration needs at least 1 input.")
     import numpy as np
 
     from bio import CerebellarCircuit
     from bridge.calibrate import calibrate_golgi
     from bridge.paired import measure_fidelity
     from experiments.data import load_dataset
-    from experiments.paired_run import GOLGI_SEARCH, golgi_search
+    from experiments.paired_run import golgi_search
     from experiments.registry import given
 
-    if mode not in GOLGI_SEARCH:
-        raise ValueError(f"--mode must be 'rate' or 'spiking'. Got {mode!r}.")
     default_parameter, (default_low, default_high) = golgi_search(mode, golgi_model)
     parameter = parameter or default_parameter
     bracket = (default_low if low is None else low, default_high if high is None else high)
@@ -255,7 +295,7 @@ def calibrate_cmd(
 
 
 @app.command()
-@friendly_errors
+@friendly_errors()
 def circuit(
     out: Annotated[Path, typer.Option(help="folder for circuit.png")] = Path("runs/circuit"),
     n_inputs: Annotated[int, typer.Option(help="mossy fibers")] = 64,
@@ -269,29 +309,32 @@ def circuit(
     from experiments.circuit_plot import draw_circuit
 
     graph = circuit_graph(n_inputs, n_neurons, n_outputs, sparse_dendrites=sparse_dendrites)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for circuit.png.")
+    out.mkdir(parents=True, exist_ok=True)
     path = out / "circuit.png"
     draw_circuit(graph, path)
     typer.echo(f"circuit diagram: {path}")
 
 
 @app.command()
-@friendly_errors
+@friendly_errors("interrupted; rerun the same command to continue the table")
 def table(
-    dataset: Annotated[str, typer.Option(help=_help("dataset"))] = "digits",
-    data_dir: Annotated[str | None, typer.Option(help=_help("data_dir", "; env CSDM_DATA_DIR"))] = None,
+    dataset: Annotated[str, _opt("dataset")] = "digits",
+    data_dir: Annotated[str | None, _opt("data_dir", extra="; env CSDM_DATA_DIR")] = None,
     methods: Annotated[str, typer.Option(help="all | ablations | comma-separated model names")] = "all",
     seeds: Annotated[int, typer.Option(help="seeds per method (0..N-1)")] = 3,
     out: Annotated[Path, typer.Option(help="output folder: OUT/METHOD/seedN runs, table.md, table.csv, plots/")] = Path(
         "runs/table"),
-    epochs_per_task: Annotated[int | None, typer.Option(help=_help("epochs_per_task"))] = None,
-    n_neurons: Annotated[int | None, typer.Option(help=_help("n_neurons"))] = None,
-    k: Annotated[int | None, typer.Option("--k", help=_help("k"))] = None,
-    anneal_epochs: Annotated[int | None, typer.Option(help=_help("anneal_epochs"))] = None,
-    lr: Annotated[float | None, typer.Option(help=_help("lr"))] = None,
-    batch_size: Annotated[int | None, typer.Option(help=_help("batch_size"))] = None,
-    grad_clip: Annotated[float | None, typer.Option(help=_help("grad_clip"))] = None,
-    eval_every: Annotated[int | None, typer.Option(help=_help("eval_every"))] = None,
-    device: Annotated[str | None, typer.Option(help=_help("device"))] = None,
+    epochs_per_task: Annotated[int | None, _opt("epochs_per_task")] = None,
+    n_neurons: Annotated[int | None, _opt("n_neurons")] = None,
+    k: Annotated[int | None, _opt("k", "--k")] = None,
+    anneal_epochs: Annotated[int | None, _opt("anneal_epochs")] = None,
+    lr: Annotated[float | None, _opt("lr")] = None,
+    batch_size: Annotated[int | None, _opt("batch_size")] = None,
+    grad_clip: Annotated[float | None, _opt("grad_clip")] = None,
+    eval_every: Annotated[int | None, _opt("eval_every")] = None,
+    device: Annotated[str | None, _opt("device")] = None,
     batch_seeds: Annotated[bool, typer.Option("--batch-seeds/--sequential-seeds",
                                               help="train the seeds of SDMLP-family rows as one batched model")] = True,
     sdm_protocol: Annotated[str, typer.Option(
@@ -323,7 +366,7 @@ def table(
 
 
 @app.command()
-@friendly_errors
+@friendly_errors()
 def summary(
     runs: Annotated[list[Path], typer.Argument(help="finished run folders of one protocol (batched ones count "
                                                     "each of their seeds)")],
@@ -342,6 +385,8 @@ def summary(
     from experiments.rundir import atomic_write
     from experiments.summary import format_seed_table, summarise_runs
 
+    if out is not None and out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a Markdown file name, e.g. {out / 'summary.md'}.")
     text = format_seed_table(summarise_runs(runs))
     typer.echo(text)
     if out is not None:

@@ -55,7 +55,7 @@ class TrainConfig(CircuitLearning):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = Field("sdmlp", description="learner name (see `csdm train --help`)")
+    model: str = Field("sdmlp", description="learner name (Tables 7/8 of Bricken et al. 2023, and the circuit)")
     dataset: str = Field("digits", description="digits | mnist | fashion-mnist | npz")
     data_dir: str | None = Field(None, description="folder of IDX files, or the .npz file")
     n_neurons: int = Field(1000, ge=2, description="r, hidden neurons (granule cells)")

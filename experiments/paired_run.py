@@ -8,6 +8,7 @@ plots/ and report.html; ``OUT/summary.json`` aggregates the seeds.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,10 @@ from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_matrix, plot_fidelity
 from experiments.registry import given
 from experiments.report import paired_report
+from experiments.resources import check_model_memory
 from experiments.rundir import RunDir, atomic_write, write_csv, write_json
 from experiments.streams import TaskStream, class_incremental
+from experiments.tidy import COLUMNS, learner_rows
 from experiments.train import task_names
 
 NAMES = {"sdmlp": "SDMLP", "transfer": "circuit (transfer)", "native": "circuit (native)"}
@@ -54,6 +57,7 @@ def _calibration_sample(stream: TaskStream, n: int, seed: int) -> np.ndarray:
 
 
 def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, dict[str, CerebellarCircuit]]:
+    check_model_memory(stream.n_inputs, cfg.n_neurons, stream.n_classes, 1 + (cfg.protocol == "both"))
     ann = SDMLP(stream.n_inputs, cfg.n_neurons, stream.n_classes, k=cfg.k, anneal_epochs=cfg.anneal_epochs,
                 lr=cfg.lr, batch_size=cfg.batch_size, device=cfg.device, seed=seed)
     protocols = ("transfer", "native") if cfg.protocol == "both" else (cfg.protocol,)
@@ -85,6 +89,13 @@ def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: Paired
 
     write_csv(rundir.file("accuracy_matrix.csv"), ["learner", "after_task", *names],
               [[NAMES[key], t, *row] for key, R in record.accuracy.items() for t, row in zip(names, R, strict=True)])
+    fidelity_keys = ("jaccard_mean", "effective_k_mean", "effective_k_sd", "readout_agreement", "spearman_mean")
+    write_csv(rundir.file("metrics.csv"), COLUMNS,
+              [row for key, R in record.accuracy.items()
+               for row in learner_rows(NAMES[key], names, R, done, learners[NAMES[key]],
+                                       {"dead_fraction": record.dead_fraction.get(key, []),
+                                        **{f: [rec[f] for rec in record.fidelity.get(key, [])]
+                                           for f in fidelity_keys if key in record.fidelity}})])
     figures = []
     for key, R in record.accuracy.items():
         path = rundir.file(f"plots/accuracy_matrix_{key}.png")
@@ -114,23 +125,31 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
             c.load_state_dict(checkpoint["circuits"][p])
             if "golgi_threshold" in checkpoint:  # written before the circuit's state held its Golgi settings
                 c.golgi_threshold = checkpoint["golgi_threshold"][p]
-        record = checkpoint["record"]
+        record = PairedRecord(**checkpoint["record"])
     bar = tqdm(total=len(stream), initial=record.tasks_done if record else 0, desc=f"seed {seed}", unit="task",
                disable=not progress)
 
     def on_task_end(rec: PairedRecord) -> None:
         rundir.save_checkpoint({"sdmlp": ann.state_dict(),
                                 "circuits": {p: c.state_dict() for p, c in circuits.items()},
-                                "record": rec})
+                                "record": dataclasses.asdict(rec)})
         _write(rundir, rec, stream, cfg)
         bar.update(1)
 
-    record = run_paired(ann, circuits, stream.tasks, cfg.epochs_per_task, k=cfg.k,
-                        fidelity_x=_fidelity_sample(stream, cfg.fidelity_inputs, seed), bio_epochs=cfg.bio_epochs,
-                        calibration_x=_calibration_sample(stream, cfg.fidelity_inputs, seed) if cfg.calibrate else None,
-                        golgi_search=golgi_search(cfg.mode, cfg.golgi_model),
-                        record=record, on_task_end=on_task_end, on_step=bar.set_postfix_str)
-    bar.close()
+    try:
+        record = run_paired(ann, circuits, stream.tasks, cfg.epochs_per_task, k=cfg.k,
+                            fidelity_x=_fidelity_sample(stream, cfg.fidelity_inputs, seed), bio_epochs=cfg.bio_epochs,
+                            calibration_x=(_calibration_sample(stream, cfg.fidelity_inputs, seed) if cfg.calibrate
+                                           else None),
+                            golgi_search=golgi_search(cfg.mode, cfg.golgi_model),
+                            record=record, on_task_end=on_task_end, on_step=bar.set_postfix_str)
+    except Exception:
+        rundir.abandon()  # a new run that failed before its first checkpoint leaves nothing behind
+        raise
+    finally:
+        bar.close()
+        for circuit in circuits.values():
+            circuit.close()  # stop worker processes
     return {"seed": seed, "folder": str(rundir.path), "metrics": _write(rundir, record, stream, cfg),
             "fidelity": record.fidelity}
 

@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import os
+import pickle
 import platform
 import shutil
 import subprocess
@@ -28,11 +29,22 @@ class RunDirError(ValueError):
     """The output folder cannot be used as asked; the message says which flag to use."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
-    """Write ``path`` through ``write(fileobj)`` into a temp file, then rename it into place."""
+    """Write ``path`` through ``write(fileobj)`` into a temp file, then rename it into place.
+
+    The file gets the permissions of a plain ``open`` (0666 less the umask, e.g. 0644), not the
+    0600 of the temporary file, so other users of a shared machine can read results.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as f:
             write(f)
         os.replace(tmp, path)
@@ -88,6 +100,57 @@ def provenance() -> dict[str, str]:
             "numpy": np.__version__, "brian2": metadata.version("brian2"), "machine": platform.machine()}
 
 
+_ARRAY = "__ndarray__"  # a numpy array inside a checkpoint, stored as a tensor under this single key
+
+
+def to_safe(obj: Any) -> Any:
+    """A copy of ``obj`` that ``torch.load(weights_only=True)`` can read: numpy arrays become tagged tensors,
+    numpy scalars Python numbers; tensors, dicts, lists, tuples and plain values stay as they are."""
+    if isinstance(obj, dict):
+        return {k: to_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(to_safe(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        if obj.dtype == object:
+            raise TypeError("a checkpoint cannot hold numpy object arrays")
+        return {_ARRAY: torch.from_numpy(np.ascontiguousarray(obj).copy())}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def from_safe(obj: Any) -> Any:
+    """Inverse of :func:`to_safe`."""
+    if isinstance(obj, dict):
+        if set(obj) == {_ARRAY}:
+            return obj[_ARRAY].numpy()
+        return {k: from_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(from_safe(v) for v in obj)
+    return obj
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with ``torch.load(weights_only=True)``: tensors and plain data only, never code.
+
+    A file that needs arbitrary unpickling (written by an older version, or crafted to run code), a
+    truncated or corrupt file raises ``RunDirError`` naming it. Loads onto the CPU: a run checkpointed on
+    a GPU resumes on a machine without one; the learners move their state to their own device.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise RunDirError(f"{path} holds objects other than tensors and plain data, so it is not loaded (a "
+                          "checkpoint of an older version, or one crafted to run code); start again with "
+                          "--overwrite.") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunDirError(f"{path} is damaged or truncated ({reason}); start again with --overwrite.") from None
+    if not isinstance(state, dict):
+        raise RunDirError(f"{path} is not a checkpoint of this program; start again with --overwrite.")
+    return from_safe(state)
+
+
 class RunDir:
     """One run's folder. ``prepare`` decides between new run, resume and overwrite."""
 
@@ -95,6 +158,7 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self._started: str | None = None  # set by prepare: "folder" (made it) or "files" (in an empty folder)
 
     def prepare(self, config: dict[str, Any], *, resume: bool, overwrite: bool,
                 defaults: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -106,6 +170,8 @@ class RunDir:
         if resume and overwrite:
             raise RunDirError("--resume and --overwrite contradict each other; pick one.")
         config_path = self.path / self.CONFIG
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"--out {self.path} is a file; give a folder.")
         existing = self.path.exists() and any(self.path.iterdir())
         if existing and not config_path.exists():
             raise RunDirError(f"--out {self.path} is a non-empty folder that holds no run (no {self.CONFIG}); "
@@ -119,12 +185,26 @@ class RunDir:
                                   "--overwrite to replace it.")
             self.check_settings(config, defaults, hint="use the same options or --overwrite")
             ckpt = self.path / self.CHECKPOINT
-            # onto the CPU: a run checkpointed on a GPU resumes on a machine without one (``device`` is not
-            # part of the settings); the learners move their state to their own device when loading it
-            return torch.load(ckpt, map_location="cpu", weights_only=False) if ckpt.exists() else None
+            return load_checkpoint(ckpt) if ckpt.exists() else None
+        if resume:
+            raise RunDirError(f"--resume: {self.path} holds no run to continue; drop --resume to start a new run.")
+        self._started = "files" if self.path.exists() else "folder"
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(config_path, {"config": config, "provenance": provenance()})
         return None
+
+    def abandon(self) -> None:
+        """Undo a new run that failed before its first checkpoint, so that the corrected command needs no
+        --overwrite: remove what :meth:`prepare` started (the folder if it made it, else the files in it).
+        A resumed run, or one with a checkpoint, is left as it is."""
+        if self._started is None or (self.path / self.CHECKPOINT).exists():
+            return
+        if self._started == "folder":
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            for child in self.path.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        self._started = None
 
     def check_settings(self, config: dict[str, Any], defaults: dict[str, Any] | None = None, *, hint: str) -> None:
         """Raise ``RunDirError`` (ending with ``hint``) naming every setting, the device apart, in which the
@@ -143,7 +223,9 @@ class RunDir:
             raise RunDirError(f"{self.path / self.CONFIG} is damaged ({type(exc).__name__}: {exc}).") from None
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        atomic_write(self.path / self.CHECKPOINT, lambda f: torch.save(state, f), mode="wb")
+        """Write ``state`` (nested dicts and lists of tensors, numpy arrays and plain values) atomically."""
+        safe = to_safe(state)
+        atomic_write(self.path / self.CHECKPOINT, lambda f: torch.save(safe, f), mode="wb")
 
     def file(self, name: str) -> Path:
         return self.path / name

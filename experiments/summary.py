@@ -49,6 +49,10 @@ def _read(folder: Path) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]
     config = rundir.stored_config(TrainConfig().model_dump())
     try:
         metrics = json.loads(rundir.file(RunDir.METRICS).read_text())
+        if isinstance(metrics, dict) and "learners" in metrics:
+            raise ValueError(f"{folder} is a `csdm run` folder (SDMLP and circuit side by side); csdm summary reads "
+                             f"`csdm train` folders, and {folder.parent / 'summary.json'} already aggregates the "
+                             "seeds of a csdm run.")
         if not metrics.get("complete"):
             raise ValueError(f"{folder} is unfinished ({metrics.get('tasks_done', 0)} tasks done): finish it with "
                              "its command plus --resume, or leave it out.")

@@ -128,7 +128,9 @@ def _finished_or_resumed(config: TrainConfig, folder: Path, progress: bool) -> d
                               hint="choose another --out for other options, or delete that folder")
     metrics_path = rundir.file(RunDir.METRICS)
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    return metrics if metrics.get("complete") else run_training(config, folder, resume=True, progress=progress)
+    if metrics.get("complete"):
+        return metrics
+    return run_training(config, folder, resume=rundir.file(RunDir.CONFIG).exists(), progress=progress)
 
 
 def row_settings(row: Row, dataset: str, data_dir: str | None, options: dict[str, Any] | None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from experiments.config import ConfigError, TrainConfig
@@ -10,9 +9,11 @@ from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_curves, plot_accuracy_matrix
 from experiments.registry import batched_models, get_method
+from experiments.resources import check_model_memory
 from experiments.rundir import RunDir, write_csv, write_json
 from experiments.runner import RunRecord, train_stream
 from experiments.streams import TaskStream, class_incremental
+from experiments.tidy import COLUMNS, learner_rows
 
 
 def task_names(stream: TaskStream) -> list[str]:
@@ -28,6 +29,9 @@ def write_results(rundir: RunDir, record: RunRecord, stream: TaskStream, config:
     write_json(rundir.file(RunDir.METRICS), metrics)
     write_csv(rundir.file("accuracy_matrix.csv"), ["after_task", *names],
               [[name, *row] for name, row in zip(names, record.accuracy_matrix, strict=True)])
+    write_csv(rundir.file("metrics.csv"), COLUMNS,
+              learner_rows(config.model, names, record.accuracy_matrix, record.tasks_done, metrics,
+                           {"dead_fraction": record.dead_fraction}))
     title = f"{config.model} on {stream.name}"
     plot_accuracy_curves(record.curves, names, config.epochs_per_task, rundir.file("plots/accuracy.png"), title)
     plot_accuracy_matrix(record.accuracy_matrix, names, rundir.file("plots/accuracy_matrix.png"), title)
@@ -65,12 +69,12 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
     dataset = load_dataset(config.dataset, config.data_dir)
     method = get_method(config.model)
     stream = method.stream(class_incremental(dataset, config.classes_per_task, config.class_order, config.seed))
+    check_model_memory(stream.n_inputs, config.n_neurons, stream.n_classes, config.n_models)
     learner = method.build(config, stream.n_inputs, stream.n_classes)
     if getattr(learner, "n_models", 1) != config.n_models:
         raise ConfigError(f"--n-models {config.n_models}: {config.model} trains one seed at a time; batched "
                           f"seeds are implemented for {', '.join(batched_models())}.")
     rundir = RunDir(out)
-    fresh = not rundir.path.exists()
     checkpoint = rundir.prepare(config.model_dump(), resume=resume, overwrite=overwrite,
                                 defaults=TrainConfig().model_dump())
     record = None
@@ -89,9 +93,8 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
         record = train_stream(learner, stream, config.epochs_per_task, eval_every=config.eval_every,
                               record=record, on_task_end=on_task_end, on_checkpoint=checkpoint,
                               progress=progress)
-    except ValueError:
-        if fresh and not rundir.file(RunDir.CHECKPOINT).exists():
-            shutil.rmtree(rundir.path, ignore_errors=True)  # bad input: leave nothing half-written
+    except Exception:
+        rundir.abandon()  # a new run that failed before its first checkpoint leaves nothing behind
         raise
     return write_all_results(rundir, record, stream, config)
 

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from scipy.stats import spearmanr
 
 from ann import SDMLP
@@ -16,6 +15,7 @@ from bridge.transfer import transfer_weights
 from experiments.config import PairedConfig
 from experiments.data import load_dataset
 from experiments.paired_run import _learners, run_pair
+from experiments.rundir import load_checkpoint
 from experiments.streams import class_incremental
 
 
@@ -107,8 +107,8 @@ def test_csdm_run_end_to_end(tmp_path, digits):
     # transfer: the circuit runs the SDMLP's own weights, so it should read out like it
     assert results[0]["fidelity"]["transfer"][-1]["readout_agreement"] > 0.5
     # native: calibrated once on a matured copy, then it learns young with the calibrated Golgi cell
-    checkpoint = torch.load(run / "checkpoint.pt", weights_only=False)
-    calibrated = checkpoint["record"].calibration["native"][0]
+    checkpoint = load_checkpoint(run / "checkpoint.pt")
+    calibrated = checkpoint["record"]["calibration"]["native"][0]
     assert checkpoint["circuits"]["native"][calibrated["parameter"]] == calibrated["value"]
     assert checkpoint["circuits"]["native"]["golgi_threshold"] != CerebellarCircuit(4, 2, 2).golgi_threshold
 
