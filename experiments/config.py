@@ -133,14 +133,33 @@ def build_config(values: dict[str, Any], config_file: str | Path | None = None,
     """Merge a TOML file (optional) with explicit values (which win) and validate as ``model``."""
     merged: dict[str, Any] = {}
     if config_file is not None:
-        path = Path(config_file)
-        try:
-            merged.update(tomllib.loads(path.read_text()))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"--config {path}: cannot read TOML ({exc}).") from exc
-        merged = {k.replace("-", "_"): v for k, v in merged.items()}
+        merged = read_toml(Path(config_file))
     merged.update({k: v for k, v in values.items() if v is not None})
     return validated(model, merged)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The settings of the TOML file ``path``, keys with ``_`` for ``-``; any unreadable or invalid file
+    raises a one-line :class:`ConfigError` naming it."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+        table = tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror or exc}).") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--config {path}: not a UTF-8 text file (byte {exc.start}); give a TOML file.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config {path}: invalid TOML ({exc}).") from None
+    except RecursionError:
+        raise ConfigError(f"--config {path}: invalid TOML (nested too deeply).") from None
+    settings: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name in settings:
+            raise ConfigError(f"--config {path}: sets {name} twice (as {name} and {name.replace('_', '-')}); "
+                              "keep one.")
+        settings[name] = value
+    return settings
 
 
 class PairedConfig(CircuitLearning):
@@ -195,5 +214,6 @@ def validated(model: type[BaseModel], merged: dict[str, Any]) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         name = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "config"
-        got = f" Got {err['input']!r}." if err["loc"] else ""
-        raise ConfigError(f"{name}: {err['msg']}.{got}") from None
+        given = repr(err["input"])
+        got = f" Got {given if len(given) <= 60 else given[:57] + '...'}." if err["loc"] else ""
+        raise ConfigError(" ".join(f"{name}: {err['msg']}.{got}".split())) from None  # one line, whatever the input

@@ -10,8 +10,12 @@ fallback to other data.
 from __future__ import annotations
 
 import gzip
+import lzma
+import math
 import os
 import struct
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,9 +58,14 @@ class Dataset:
             if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
                 raise DataError(f"{self.name}: x_{split} {x.shape} and y_{split} {y.shape} do not match "
                                 "(expected (n, n_inputs) and (n,)).")
+            if len(x) == 0:
+                raise DataError(f"{self.name}: the {split} split is empty (0 samples); give it at least one sample "
+                                "of every class.")
+            if x.shape[1] == 0:
+                raise DataError(f"{self.name}: x_{split} has 0 features per sample.")
             if not np.all(np.isfinite(x)):
                 raise DataError(f"{self.name}: x_{split} contains NaN or inf.")
-            if len(y) and (y.min() < 0 or not np.issubdtype(y.dtype, np.integer)):
+            if y.min() < 0 or not np.issubdtype(y.dtype, np.integer):
                 raise DataError(f"{self.name}: y_{split} must hold integer labels >= 0.")
         if self.x_train.shape[1] != self.x_test.shape[1]:
             raise DataError(f"{self.name}: train has {self.x_train.shape[1]} features, test "
@@ -127,49 +136,115 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read IDX file ({exc}).") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read IDX file ({_one_line(exc)}); re-download it.") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] == 0:
         raise DataError(f"{path}: not an unsigned-byte IDX file (bad magic number); re-download it.")
     ndim = raw[3]
     header = 4 + 4 * ndim
     dims = struct.unpack(f">{ndim}I", raw[4:header]) if len(raw) >= header else ()
-    expected = int(np.prod(dims)) if dims else -1
-    if len(dims) != ndim or len(raw) - header != expected:
+    if len(dims) != ndim or len(raw) - header != math.prod(dims):
         raise DataError(f"{path}: truncated or corrupt IDX file (header says {dims}, "
-                        f"{len(raw) - header} data bytes); re-download it.")
+                        f"{max(len(raw) - header, 0)} data bytes); re-download it.")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
 def _idx_dataset(name: str, folder: Path) -> Dataset:
-    arrays = {key: read_idx(_idx_path(folder, stem)) for key, stem in IDX_FILES.items()}
+    """The four IDX files in ``folder``: images (n, rows, cols) scaled to [0, 1], labels (n,)."""
+    arrays = {}
+    for key, stem in IDX_FILES.items():
+        path = _idx_path(folder, stem)
+        arrays[key] = read_idx(path)
+        ndim, expected = (1, "labels (n,)") if key.startswith("y") else (3, "images (n, rows, cols)")
+        if arrays[key].ndim != ndim:
+            raise DataError(f"{path}: holds an array of shape {arrays[key].shape}, expected {expected}; "
+                            "re-download it.")
     for split in ("train", "test"):
         if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
             raise DataError(f"{name} in {folder}: {split} images and labels differ in count.")
-    x = {k: (arrays[k].reshape(len(arrays[k]), -1) / 255.0).astype(np.float32) for k in ("x_train", "x_test")}
+    x = {k: (_rows(arrays[k]) / 255.0).astype(np.float32) for k in ("x_train", "x_test")}
     return Dataset(name, x["x_train"], arrays["y_train"].astype(np.int64), x["x_test"],
                    arrays["y_test"].astype(np.int64))
 
 
+def _rows(images: np.ndarray) -> np.ndarray:
+    """(n, rows, cols) -> (n, rows * cols), also for n = 0."""
+    return images.reshape(len(images), math.prod(images.shape[1:]))
+
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive's first entry, or an empty archive
+_NPZ_FIX = "save the arrays with np.savez(FILE.npz, x_train=X, y_train=Y, x_test=X2, y_test=Y2)"
+# what numpy and zipfile raise on a damaged archive (MemoryError: a header that declares a huge array)
+_NPZ_ERRORS = (OSError, EOFError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error, lzma.LZMAError,
+               MemoryError)
+
+
 def _npz(path) -> Dataset:
+    """A user's ``.npz``: x_train, x_test (n, n_inputs) numbers; y_train, y_test (n,) integer labels.
+
+    Nothing is reshaped or cast from strings: a wrong shape or dtype is refused with the fix.
+    """
     if not path:
         raise DataError("--dataset npz needs --data-dir FILE.npz holding x_train, y_train, x_test, y_test.")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such .npz file (expected arrays x_train, y_train, x_test, y_test).")
+    arrays = _read_npz(path)
+    for key, array in arrays.items():
+        _check_npz_array(path, key, array)
+    return Dataset(f"npz:{path.name}", arrays["x_train"].astype(np.float32), arrays["y_train"].astype(np.int64),
+                   arrays["x_test"].astype(np.float32), arrays["y_test"].astype(np.int64))
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The four arrays of the archive ``path``; an empty, truncated or corrupt file, a ``.npy``, pickled
+    objects or a missing array raise :class:`DataError`."""
+    try:
+        with path.open("rb") as f:
+            magic = f.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror or exc}).") from None
+    if magic.startswith(NPY_MAGIC):
+        raise DataError(f"{path}: is a single .npy array, not an .npz archive; {_NPZ_FIX}.")
+    if not magic.startswith(ZIP_MAGICS):
+        what = "an empty file" if not magic else "no zip archive header"
+        raise DataError(f"{path}: not an .npz archive ({what}); {_NPZ_FIX}.")
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in IDX_FILES if k not in z]
             if missing:
-                raise DataError(f"{path}: missing arrays {missing}; expected x_train, y_train, x_test, y_test.")
-            arrays = {k: z[k] for k in IDX_FILES}
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"{path}: not a readable .npz file ({exc}).") from exc
-    for k in ("y_train", "y_test"):
-        if not np.issubdtype(arrays[k].dtype, np.integer):
-            raise DataError(f"{path}: {k} must hold integer class labels, got dtype {arrays[k].dtype}.")
-    x = {k: arrays[k].reshape(len(arrays[k]), -1).astype(np.float32) for k in ("x_train", "x_test")}
-    return Dataset(f"npz:{path.name}", x["x_train"], arrays["y_train"].astype(np.int64).ravel(),
-                   x["x_test"], arrays["y_test"].astype(np.int64).ravel())
+                raise DataError(f"{path}: missing arrays {missing}; {_NPZ_FIX}.")
+            return {k: z[k] for k in IDX_FILES}
+    except DataError:
+        raise
+    except _NPZ_ERRORS as exc:
+        raise DataError(f"{path}: truncated or corrupt .npz archive ({type(exc).__name__}: {_one_line(exc)}); "
+                        f"{_NPZ_FIX}.") from exc
+
+
+def _check_npz_array(path: Path, key: str, array) -> None:
+    """Refuse what would need a reshape or a cast: x must be (n, n_inputs) numbers, y (n,) integers."""
+    if not isinstance(array, np.ndarray):
+        raise DataError(f"{path}: {key} is not a NumPy array; {_NPZ_FIX}.")
+    if array.ndim == 0:
+        raise DataError(f"{path}: {key} is a 0-d array (a single value), expected one row per sample; {_NPZ_FIX}.")
+    if key.startswith("x"):
+        if array.ndim != 2:
+            raise DataError(f"{path}: {key} has shape {array.shape}, expected (n_samples, n_inputs); flatten each "
+                            f"sample first ({key}.reshape(len({key}), -1)).")
+        if array.dtype.kind not in "biuf":
+            raise DataError(f"{path}: {key} has dtype {array.dtype}, expected numbers (bool, int or float); "
+                            "convert it before saving.")
+    else:
+        if array.ndim != 1:
+            raise DataError(f"{path}: {key} has shape {array.shape}, expected (n_samples,) class labels; "
+                            f"save {key}.ravel() if it holds one label per sample.")
+        if array.dtype.kind not in "iu":
+            raise DataError(f"{path}: {key} must hold integer class labels, got dtype {array.dtype}; convert it "
+                            "before saving.")
+
+
+def _one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line (or its type when it has none)."""
+    return " ".join(str(exc).split()) or type(exc).__name__

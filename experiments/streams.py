@@ -70,6 +70,10 @@ def class_incremental(
     for i in range(len(classes) // classes_per_task):
         chosen = tuple(int(c) for c in classes[i * classes_per_task : (i + 1) * classes_per_task])
         tr, te = np.isin(dataset.y_train, chosen), np.isin(dataset.y_test, chosen)
+        for split, rows in (("train", tr), ("test", te)):
+            if not rows.any():
+                raise DataError(f"{dataset.name}: task {i} (classes {list(chosen)}) has no {split} samples; "
+                                "every class needs samples in both splits.")
         tasks.append(Task(i, chosen, dataset.x_train[tr], dataset.y_train[tr], dataset.x_test[te],
                           dataset.y_test[te]))
     name = f"split-{dataset.name}-{classes_per_task}per-{order}"
