@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 import bio
+from bridge.calibrate import adapt_circuit
 
 
 def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch: int,
@@ -34,6 +35,9 @@ def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch:
     x = x[np.arange(n_presentations) % len(x)]
     c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch * n_workers, copies=batch,
                               codegen_target=target, n_workers=n_workers)
+    if mode == "rate":  # the production settings: Eq. 13 and its integration step set from the data for k = 10
+        c.mature()
+        adapt_circuit(c, x[:200], 10)
     t0 = time.perf_counter()
     c.hidden(x[: batch * n_workers])  # every worker starts and builds its loop
     warm = time.perf_counter() - t0

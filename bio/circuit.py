@@ -17,19 +17,41 @@ import numpy as np
 
 from bio import _checks, chloride, plasticity
 from bio.brian import CODEGEN_TARGETS
-from bio.golgi import RateLoop
-from bio.spiking import CONSTANTS, GOLGI_MODELS, GRANULE_REFRACTORY, MOSSY_FIRING, V_TH_GOLGI, SpikingLoop
+from bio.golgi import DT_LIMIT, RateLoop, golgi_input_weights, reached_loop_gain, stable_dt_ms
+from bio.spiking import (
+    CONSTANTS,
+    GABA_TAU_MS,
+    GOLGI_MODELS,
+    GRANULE_PER_GOLGI,
+    GRANULE_REFRACTORY,
+    MOSSY_FIRING,
+    MOSSY_GOLGI_NS,
+    MOSSY_TAU_MS,
+    V_TH_GOLGI,
+    SpikingLoop,
+    mechanism_namespace,
+)
 from bio.wiring import circuit_graph
 from bio.workers import LoopPool
 
 MODES = ("rate", "spiking")
 E_REST_MV = float(CONSTANTS["E_L"] / b2.mV)  # granule resting potential, Fore et al. 2020
 WIRED = (("mossy", "granule"), ("granule", "golgi"), ("golgi", "granule"))  # sampled masks in state_dict
-# Spiking mode's default Golgi gain per golgi_model. LIF: 1, the unscaled GABA quantum. Population: the
+# Spiking mode's default Golgi gain per golgi_model. LIF: 2, about what calibration finds for k = 10 of 1,000
+# cells with the default Top-K mechanisms (digits 1.8-3.5, MNIST 1.3; bio/TOPK_SPIKING.md). Population: the
 # gain `csdm calibrate --mode spiking --golgi-model population` finds for k = 10 of 1,000 cells on
 # digits (4,492 with the default Poisson trains, 5,334 with regular 1,000 Hz trains); it multiplies
 # a mean granule activity of ~0.003, hence its size.
-DEFAULT_SPIKING_GAIN = {"lif": 1.0, "population": 5000.0}
+DEFAULT_SPIKING_GAIN = {"lif": 2.0, "population": 5000.0}
+# adapt_to (rate mode): Eq. 13's settings as fractions of the sample's drive statistics (no per-dataset
+# constants). L = SMOOTHING_FRACTION x the mean spread of the top k + 1 drives (0.1: Jaccard 0.93 with
+# count-like control, 0.3: 0.88, measured on digits, MNIST, Fashion-MNIST); b sits THRESHOLD_MARGIN x that
+# spread below the lowest (k+1)-th centred drive of the sample; the Golgi gain keeps the number of
+# active cells within COUNT_TOLERANCE cells of the steady-state count over the sample's inhibition range.
+SMOOTHING_FRACTION = 0.1
+ADAPTED = ("granule_threshold", "smoothing", "feedforward_inhibition", "dt_ms")  # also in state_dict
+THRESHOLD_MARGIN = 0.25
+COUNT_TOLERANCE = 1.0
 
 
 class CerebellarCircuit:
@@ -46,7 +68,7 @@ class CerebellarCircuit:
         and the same inputs read out after the same epoch give the same activity whatever was read before.
     golgi_gain, golgi_threshold : Eq. 13's Golgi gain and threshold b_i (in units of mean granule
         activity). Together they set how many granule cells stay active: an outcome, never a parameter.
-        Default gain: 30 in rate mode; in spiking mode 1 with LIF Golgi cells (it scales the
+        Default gain: 30 in rate mode; in spiking mode 2 with LIF Golgi cells (it scales the
         Golgi->granule GABA quantum; the threshold raises their firing threshold by
         golgi_threshold_scale_mV per unit) and 5000 with the population Golgi (DEFAULT_SPIKING_GAIN).
         Default threshold 0.01, and 0 for the population Golgi (its b_i is in units of mean granule
@@ -69,11 +91,21 @@ class CerebellarCircuit:
         number of active cells stops depending on the input. Default 0 (none); with it the granule
         threshold b sits on the centred drive (near 0).
     tau_granule_ms, tau_golgi_ms : Eq. 13's tau_a and tau_i.
-    n_golgi, p_golgi, sparse_dendrites : wiring (see :func:`bio.wiring.circuit_graph`).
-    presentation_ms, dt_ms : biological time per input and integration step (default: 50 / 0.4 ms
-        rate, 100 / 0.1 ms spiking). read_ms : spiking read window at the end of a presentation.
-    max_rate_hz : mossy rate of a unit-norm input's largest possible component.
-    mossy_firing : spiking mossy trains, "poisson" or "regular" (random phase per presentation): a
+    golgi_coupling : rate mode, electrical coupling of the Golgi cells in [0, 1]
+        (:func:`bio.golgi.golgi_input_weights`): 1 (default) gives every Golgi cell the same input, so every
+        granule cell receives the same inhibition, which Top-K needs (the gap between the k-th and
+        (k+1)-th drives is ~0.1 % of the drive).
+    n_golgi, p_golgi, sparse_dendrites : wiring (see :func:`bio.wiring.circuit_graph`). Default n_golgi: 4;
+        spiking mode's LIF Golgi cells: one per 100 granule cells (Fore et al. 2020; ``bio.spiking.GRANULE_PER_GOLGI``).
+    presentation_ms, dt_ms : biological time per input and integration step (default: 50 ms and, in
+        rate mode, a step chosen from the Golgi loop's stiffness: 0.4 ms shortened to a tenth of the
+        stability bound at the loop gain the inputs reach, ``auto_dt``; spiking 100 / 0.1 ms). A given
+        rate-mode step that the loop cannot take is refused. read_ms : spiking read window at the end of a
+        presentation.
+    max_rate_hz : mossy rate of a unit-norm input's largest possible component. Default 1,000 Hz (mossy
+        fibers fire above 700 Hz in vivo, Rancz et al. 2007, Nature 450:1245): with the spike noise of
+        200 Hz trains no inhibition, however ideal, reaches Top-K (bio/TOPK_SPIKING.md).
+    mossy_firing : spiking mossy trains, "poisson" or "regular" (default; random phase per presentation): a
         regular train removes the Poisson count noise from the granule drive.
     lr_value, lr_address : learning rates of the two local rules (``bio/plasticity.py``); lr_value in (0, 2).
     value_rule : the climbing-fiber rule at parallel fiber -> Purkinje synapses (:func:`bio.plasticity.teach`):
@@ -98,7 +130,16 @@ class CerebellarCircuit:
     tau_cl_ms, e_cl_young_mV, e_cl_mature_mV, e_hco3_mV, hco3_fraction, cl_out_mM, temperature_c :
         chloride switch (``bio/chloride.py``).
     mossy_nS, granule_golgi_nS, golgi_granule_nS, golgi_threshold_scale_mV : spiking synaptic
-        quanta and the voltage per unit golgi_threshold.
+        quanta and the voltage per unit golgi_threshold. mossy_nS is the quantum with Fore et al.'s 12 ms
+        decay; each mossy spike keeps that charge whatever mossy_tau_ms.
+    mossy_tau_ms, gaba_tau_ms, mossy_golgi_nS, tonic_gaba_nS, golgi_golgi_p, golgi_golgi_nS, golgi_threshold_sd_mV :
+        spiking Top-K mechanisms of the LIF Golgi circuit (``bio/spiking.py``, measured in
+        ``bio/TOPK_SPIKING.md``). mossy_tau_ms: decay of the mossy -> granule conductance (default 40 ms,
+        the NMDA component; Fore et al.'s AMPA-only 12 ms to switch off). gaba_tau_ms: Golgi -> granule
+        GABA decay (default 100 ms, spillover; Fore et al. 20 ms). mossy_golgi_nS: feedforward mossy ->
+        Golgi quantum (default 0.15 nS; 0 removes the projection). tonic_gaba_nS: granule tonic GABA
+        (Fore et al. 1 nS; default 0: it lowered fidelity here). golgi_golgi_p / _nS: Golgi -> Golgi
+        inhibition (default off). golgi_threshold_sd_mV: spread of the LIF Golgi thresholds (default 0).
     batch_size : presentations per learning batch (plasticity is applied after each); default 100.
     copies : presentations simulated side by side (independent circuit copies) in one Brian2 run; a
         batch is simulated in runs of ``copies``, spread over the workers; default min(50, batch_size).
@@ -139,14 +180,15 @@ class CerebellarCircuit:
         feedforward_inhibition: float = 0.0,
         tau_granule_ms: float = 10.0,
         tau_golgi_ms: float = 2.0,
-        n_golgi: int = 4,
+        golgi_coupling: float = 1.0,
+        n_golgi: int | None = None,
         p_golgi: float = 0.9,
         sparse_dendrites: int | None = None,
         presentation_ms: float | None = None,
         dt_ms: float | None = None,
         read_ms: float = 50.0,
-        max_rate_hz: float = 200.0,
-        mossy_firing: str = "poisson",
+        max_rate_hz: float = 1000.0,
+        mossy_firing: str = "regular",
         golgi_model: str = "lif",
         lr_value: float = 0.1,
         lr_address: float = 0.01,
@@ -166,6 +208,13 @@ class CerebellarCircuit:
         granule_golgi_nS: float = 2.0,
         golgi_granule_nS: float = 1.0,
         golgi_threshold_scale_mV: float = 10.0,
+        mossy_tau_ms: float = MOSSY_TAU_MS,
+        gaba_tau_ms: float = GABA_TAU_MS,
+        mossy_golgi_nS: float = MOSSY_GOLGI_NS,
+        tonic_gaba_nS: float = 0.0,
+        golgi_golgi_p: float = 0.0,
+        golgi_golgi_nS: float = 1.0,
+        golgi_threshold_sd_mV: float = 0.0,
         batch_size: int = 100,
         copies: int | None = None,
         codegen_target: str = "numpy",
@@ -206,10 +255,16 @@ class CerebellarCircuit:
                              "mode only; spiking mode's Golgi cells see the granule cells alone.")
         self.tau_granule_ms = _checks.positive("tau_granule_ms", tau_granule_ms)
         self.tau_golgi_ms = _checks.positive("tau_golgi_ms", tau_golgi_ms)
+        if not 0.0 <= golgi_coupling <= 1.0:
+            raise ValueError("The 'golgi_coupling' parameter of CerebellarCircuit must be in [0, 1]. "
+                             f"Got {golgi_coupling!r}.")
+        self.golgi_coupling = float(golgi_coupling)
         spiking = self.mode == "spiking"
         self.presentation_ms = _checks.positive(
             "presentation_ms", presentation_ms or (100.0 if spiking else 50.0)
         )
+        # rate mode without a given step: start at 0.4 ms and shorten it to the inputs' loop stiffness (_fit_step)
+        self.auto_dt = dt_ms is None and not spiking
         self.dt_ms = _checks.positive("dt_ms", dt_ms or (0.1 if spiking else 0.4))
         self._check_time()
         self.read_ms = min(_checks.positive("read_ms", read_ms), self.presentation_ms)
@@ -248,6 +303,17 @@ class CerebellarCircuit:
         self.granule_golgi_nS = _checks.positive("granule_golgi_nS", granule_golgi_nS)
         self.golgi_granule_nS = _checks.positive("golgi_granule_nS", golgi_granule_nS)
         self.golgi_threshold_scale_mV = _checks.positive("golgi_threshold_scale_mV", golgi_threshold_scale_mV)
+        # spiking Top-K mechanisms (bio/spiking.py; inert in rate mode)
+        self.mossy_tau_ms = _checks.positive("mossy_tau_ms", mossy_tau_ms)
+        self.gaba_tau_ms = _checks.positive("gaba_tau_ms", gaba_tau_ms)
+        self.mossy_golgi_nS = _checks.nonnegative("mossy_golgi_nS", mossy_golgi_nS)
+        self.tonic_gaba_nS = _checks.nonnegative("tonic_gaba_nS", tonic_gaba_nS)
+        self.golgi_golgi_p = _checks.nonnegative("golgi_golgi_p", golgi_golgi_p)
+        self.golgi_golgi_nS = _checks.nonnegative("golgi_golgi_nS", golgi_golgi_nS)
+        self.golgi_threshold_sd_mV = _checks.nonnegative("golgi_threshold_sd_mV", golgi_threshold_sd_mV)
+        if n_golgi is None:
+            n_golgi = max(1, round(self.n_neurons / GRANULE_PER_GOLGI)) if spiking and self.golgi_model == "lif" else 4
+        lif = spiking and self.golgi_model == "lif"
         self.n_workers = _checks.count("n_workers", n_workers)
         self.batch_size = _checks.count("batch_size", batch_size)
         self.copies = _checks.count("copies", min(50, self.batch_size) if copies is None else copies)
@@ -258,8 +324,11 @@ class CerebellarCircuit:
             )
 
         self.graph = circuit_graph(
-            self.n_inputs, self.n_neurons, self.n_outputs, n_golgi, p_golgi, sparse_dendrites, self.seed
+            self.n_inputs, self.n_neurons, self.n_outputs, n_golgi, p_golgi, sparse_dendrites, self.seed,
+            mossy_golgi=lif and self.mossy_golgi_nS > 0, golgi_golgi=golgi_golgi_p if lif else 0.0,
         )
+        self.graph.nodes["golgi"]["coupling"] = self.golgi_coupling  # read by bio.golgi.RateLoop
+        self._check_time()  # again, with the wiring: the Golgi loop's stability bound
         self._dendrites = self.graph.edges["mossy", "granule"]["mask"]
         self._rng = np.random.default_rng(self.seed)  # wiring, address, presentation order, learning's spikes
         address = self._rng.random((self.n_inputs, self.n_neurons)) * self._dendrites
@@ -272,6 +341,10 @@ class CerebellarCircuit:
 
     # ------------------------------------------------------------------ checks
     def _check_time(self) -> None:
+        """Refuse a step the integration cannot take: above a fifth of the fastest time constant, and in rate
+        mode above DT_LIMIT of the Golgi loop's stability bound (tau_a + tau_i) / (1 + G) with one granule
+        cell on the steep part of its response, G = golgi_gain * max W_EI / smoothing (``bio/golgi.py``;
+        :meth:`bio.golgi.RateLoop.run` checks again at the state each presentation reaches)."""
         # Rate: Golgi tau_i is the fastest; spiking: the granule refractory period (2 ms).
         fastest = self.tau_golgi_ms if self.mode == "rate" else float(GRANULE_REFRACTORY / b2.ms)
         if self.dt_ms > fastest / 5:
@@ -280,6 +353,19 @@ class CerebellarCircuit:
                 "(a fifth of the fastest "
                 f"time constant, {fastest:g} ms) for Euler integration. Got {self.dt_ms:g}; lower dt_ms."
             )
+        if self.mode == "rate" and hasattr(self, "graph"):
+            loop = self.golgi_gain * float(golgi_input_weights(self.graph, self.golgi_coupling).max()) / self.smoothing
+            bound = (self.tau_granule_ms + self.tau_golgi_ms) / (1.0 + loop)
+            if self.auto_dt and self.dt_ms > DT_LIMIT * bound:  # no step given: take an accurate one
+                self.dt_ms = stable_dt_ms(self.tau_granule_ms, self.tau_golgi_ms, loop)
+            if self.dt_ms > DT_LIMIT * bound:
+                raise ValueError(
+                    f"The 'dt_ms' parameter of CerebellarCircuit ({self.dt_ms:g} ms) is too long for the Golgi loop "
+                    f"at golgi_gain={self.golgi_gain:g} and smoothing={self.smoothing:g} (loop gain {loop:.3g}): "
+                    f"it must be <= {DT_LIMIT * bound:.3g} ms, and "
+                    f"{stable_dt_ms(self.tau_granule_ms, self.tau_golgi_ms, loop):.3g} ms is accurate. "
+                    "Lower dt_ms, lower golgi_gain or raise smoothing."
+                )
         if self.presentation_ms < 5 * self.dt_ms:
             raise ValueError(
                 f"The 'presentation_ms' parameter of CerebellarCircuit must span at least 5 time steps "
@@ -355,6 +441,80 @@ class CerebellarCircuit:
         self.activity_count_ = np.maximum(self.activity_count_, int(np.ceil(self.switch_count)))
         self.chloride_mM_ = np.full(self.n_neurons, float(self._chloride(self.e_cl_mature_mV)))
 
+    # ---------------------------------------------------------- data
+    def adapt_to(self, x: np.ndarray, k: int) -> dict[str, float]:
+        """Set rate mode's Eq. 13 settings from a sample ``x`` of the inputs the circuit will meet, for about
+        ``k`` active granule cells; return them, with a bracket of the Golgi threshold for calibration.
+
+        Eq. 13 of Bricken et al. 2023 (App. C.1, after Gozel & Gerstner 2021) leaves active the cells whose
+        drive e0 = address^T x exceeds b + f + I, where I is the Golgi inhibition; the Golgi cell settles
+        where the summed granule activity meets its threshold b_i. For that sum to count cells (as Top-K
+        does) the active cells must saturate: L small next to the gaps between the top drives. Everything is
+        set relative to the sample's drives, so no constant depends on the dataset:
+
+        - feedforward inhibition w_ff: least-squares slope of the k-th drive on the mean drive over the
+          sample, so f = w_ff * mean_j e0_j follows how the input's mass moves the top drives;
+        - L = SMOOTHING_FRACTION x the mean spread between the 1st and (k+1)-th drive;
+        - b = THRESHOLD_MARGIN x that spread below the lowest (k+1)-th drive net of f, so every sampled
+          input has more than k cells above threshold before inhibition;
+        - golgi_gain: the range of inhibition the sample needs, divided by COUNT_TOLERANCE cells' worth of
+          Golgi input (the steady state sum of activity moves by I / gain);
+        - golgi_threshold b_i: (k - 1/2) cells' worth of Golgi input less the mean inhibition / gain (a
+          starting point; ``bridge.calibrate.adapt_circuit`` then solves for the target k);
+        - dt_ms: :func:`bio.golgi.stable_dt_ms` at the loop gain G = golgi_gain * max W_EI / L, and at most half
+          the stability bound at the loop gain the sample reaches (:func:`bio.golgi.reached_loop_gain`) over
+          the calibration bracket.
+
+        The number of active cells stays an outcome of the dynamics; nothing selects k cells. Rate mode only.
+        The addresses must be the ones the circuit will run with (call again after a weight transfer).
+        """
+        if self.mode != "rate":
+            raise ValueError("CerebellarCircuit.adapt_to sets rate mode's Eq. 13 settings; for mode='spiking' "
+                             "calibrate the Golgi gain with bridge.calibrate.calibrate_golgi.")
+        k = _checks.count("k", k, owner="CerebellarCircuit.adapt_to")
+        if k >= self.n_neurons:
+            raise ValueError(f"The 'k' parameter of CerebellarCircuit.adapt_to must be < n_neurons ({self.n_neurons}). "
+                             f"Got {k}.")
+        x_unit = self._mossy(x)
+        x_unit = x_unit[np.linalg.norm(x_unit, axis=1) > 0]
+        if len(x_unit) < 2:
+            raise ValueError("CerebellarCircuit.adapt_to needs at least 2 inputs with a nonzero component.")
+        drive = x_unit @ self.address_.astype(np.float64)  # Eq. 13's e0, (samples, n_neurons)
+        top = -np.sort(-drive, axis=1)[:, : k + 1]
+        edge = (top[:, k - 1] + top[:, k]) / 2  # where the k-th and (k+1)-th drives part
+        mean = drive.mean(axis=1)
+        w_ff = float(np.polyfit(mean, edge, 1)[0]) if np.ptp(mean) > 1e-9 * max(abs(mean).max(), 1e-12) else 1.0
+        w_ff = max(w_ff, 0.0)
+        spread = float((top[:, 0] - top[:, k]).mean())
+        if not spread > 0:
+            raise ValueError("CerebellarCircuit.adapt_to: the top drives address.x of the sample are all equal; "
+                             "the addresses cannot tell the inputs' cells apart.")
+        net_edge, net_next = edge - w_ff * mean, top[:, k] - w_ff * mean
+        smoothing = SMOOTHING_FRACTION * spread
+        threshold = float(net_next.min()) - THRESHOLD_MARGIN * spread
+        w_ei = golgi_input_weights(self.graph, self.golgi_coupling)
+        w_cell = float(w_ei[w_ei > 0].mean())  # one active cell's share of a Golgi cell's input
+        inhibition = net_edge - threshold  # I each sampled input needs, > 0
+        gain = float(np.ptp(inhibition) + THRESHOLD_MARGIN * spread) / (COUNT_TOLERANCE * w_cell)
+        b_i = (k - 0.5) * w_cell - float(inhibition.mean()) / gain
+        loop = gain * float(w_ei.max()) / smoothing
+        bracket = (b_i - 0.9 * k * w_cell, b_i + 1.5 * k * w_cell)
+        # the loop gain the sample reaches over the calibration bracket (several cells steep at once on inputs
+        # whose top drives crowd together): the step stays within half its stability bound there
+        tau_ms = self.tau_granule_ms + self.tau_golgi_ms
+        reached = max(float(reached_loop_gain(drive, w_ff * mean, np.ones(self.n_neurons), w_ei, gain, smoothing,
+                                              threshold, level).max()) for level in (*bracket, b_i))
+        self.feedforward_inhibition, self.smoothing, self.granule_threshold = w_ff, smoothing, threshold
+        self.golgi_gain, self.golgi_threshold = gain, b_i
+        self.dt_ms = min(stable_dt_ms(self.tau_granule_ms, self.tau_golgi_ms, loop),
+                         0.5 * DT_LIMIT * tau_ms / (1 + reached))
+        self.auto_dt = False  # the step is chosen for these settings
+        self._check_time()
+        self.close()  # the network is rebuilt with the new step on next use
+        return {"feedforward_inhibition": w_ff, "granule_threshold": threshold, "smoothing": smoothing,
+                "golgi_gain": gain, "golgi_threshold": b_i, "dt_ms": self.dt_ms, "loop_gain": loop,
+                "reached_loop_gain": reached, "golgi_threshold_bracket": bracket}
+
     # ---------------------------------------------------------- simulation
     def _mossy(self, x: np.ndarray) -> np.ndarray:
         """Validate and L2-normalise the input rows (as the SDMLP does); zero rows stay zero."""
@@ -370,6 +530,8 @@ class CerebellarCircuit:
         the workers side by side, with the same inputs and seeds, so the result is the same.
         """
         copies = self.copies
+        if self.auto_dt and len(x_unit):
+            self._fit_step(x_unit)
         if self._loop is None or self._loop.target != self.codegen_target:
             self.close()
             if self.mode == "rate":
@@ -388,6 +550,19 @@ class CerebellarCircuit:
         else:
             out = [self._loop.run(*args) for args in batches]
         return np.concatenate(out) if out else np.zeros((0, self.n_neurons), np.float32)
+
+    def _fit_step(self, x_unit: np.ndarray) -> None:
+        """Rate mode with no step given: shorten ``dt_ms`` to :func:`bio.golgi.stable_dt_ms` (a tenth of the
+        linear stability bound) at the largest loop gain these inputs reach at the steady state
+        (:func:`bio.golgi.reached_loop_gain`), and rebuild the loop. The step only ever shortens."""
+        drive = x_unit @ self.address_.astype(np.float64)
+        w_ei = golgi_input_weights(self.graph, self.golgi_coupling)
+        gain = float(reached_loop_gain(drive, self._feedforward(drive), self.gaba_switch(), w_ei, self.golgi_gain,
+                                       self.smoothing, self.granule_threshold, self.golgi_threshold).max())
+        dt = stable_dt_ms(self.tau_granule_ms, self.tau_golgi_ms, gain)
+        if dt < self.dt_ms:
+            self.dt_ms = dt
+            self.close()  # rebuilt with the new step on next use
 
     def _read_stream(self, x_unit: np.ndarray) -> np.random.Generator | None:
         """The spike-seed stream of a read-out of ``x_unit`` (spiking mode; rate mode draws nothing).
@@ -422,11 +597,12 @@ class CerebellarCircuit:
             drive = x_unit @ self.address_  # Eq. 13's e0 = X_a^T x, (batch, n_neurons)
             return drive, self.gaba_switch(), self.presentation_ms, params, self._feedforward(drive)
         namespace = dict(
-            q_mossy=self.mossy_nS * b2.nS,
             q_granule=self.granule_golgi_nS * b2.nS,
             q_golgi=self.golgi_granule_nS * b2.nS,
             gain=self.golgi_gain,
             V_th_golgi=V_TH_GOLGI + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV,
+            **mechanism_namespace(self.mossy_nS, self.mossy_tau_ms, self.gaba_tau_ms, self.mossy_golgi_nS,
+                                  self.tonic_gaba_nS, self.golgi_golgi_nS, self.golgi_threshold_sd_mV),
             b_i=self.golgi_threshold,
             tau_i=self.tau_golgi_ms * b2.ms,
         )
@@ -536,6 +712,7 @@ class CerebellarCircuit:
             "rng_state": self._rng.bit_generator.state,
             "golgi_gain": self.golgi_gain,
             "golgi_threshold": self.golgi_threshold,
+            **{name: getattr(self, name) for name in ADAPTED},
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -553,6 +730,8 @@ class CerebellarCircuit:
         # states saved before the Golgi settings were part of them keep the constructor's
         self.golgi_gain = float(state.get("golgi_gain", self.golgi_gain))
         self.golgi_threshold = float(state.get("golgi_threshold", self.golgi_threshold))
+        for name in ADAPTED:  # set by adapt_to; states saved before it keep the constructor's
+            setattr(self, name, float(state.get(name, getattr(self, name))))
         for u, v in WIRED:
             mask = np.asarray(state[f"mask_{u}_{v}"], dtype=bool)
             if mask.shape != self.graph.edges[u, v]["mask"].shape:

@@ -42,13 +42,17 @@ GRANULE_TO_GOLGI_RATE = "w : 1\nexc_post = w * act_pre : 1 (summed)"
 GOLGI_TO_GRANULE_RATE = "w : 1\ninh_post = w * act_pre : 1 (summed)"
 
 # Spiking granule cell: conductance-based LIF, parameters of Fore et al. 2020 (C 3.1 pF,
-# g_L 0.2 nS, E_L -75 mV, E_e 0 mV, tau_e 12 ms, tau_i 20 ms). The GABA reversal E_gaba is per
-# cell and comes from its chloride (bio/chloride.py): the current g_gaba (E_gaba - v) depolarises
-# while E_gaba > v (young) and hyperpolarises once E_gaba < v (mature). `count` counts spikes in
-# the read window (t >= t_read).
+# g_L 0.2 nS, E_L -75 mV, E_e 0 mV, tau_e 12 ms, tau_i 20 ms, tonic GABA 1 nS). The GABA reversal
+# E_gaba is per cell and comes from its chloride (bio/chloride.py): the current g_gaba (E_gaba - v)
+# depolarises while E_gaba > v (young) and hyperpolarises once E_gaba < v (mature). g_tonic is the
+# tonic GABA-A conductance (extrasynaptic alpha6/delta receptors; Brickley et al. 1996, J Physiol
+# 497:753; Fore et al. 2020 use 1 nS), through the same chloride. The mossy conductance g_e decays
+# with tau_mossy: tau_e (12 ms, AMPA) in Fore et al.; slower when it includes the NMDA component of
+# the mossy fiber EPSC (bio/spiking.py, MOSSY_TAU_NMDA). `count` counts spikes in the read window
+# (t >= t_read).
 GRANULE_LIF = """
-dv/dt = (g_L * (E_L - v) + g_e * (E_e - v) + g_gaba * (E_gaba - v)) / C_m : volt (unless refractory)
-dg_e/dt = -g_e / tau_e : siemens
+dv/dt = (g_L * (E_L - v) + g_e * (E_e - v) + (g_gaba + g_tonic) * (E_gaba - v)) / C_m : volt (unless refractory)
+dg_e/dt = -g_e / tau_mossy : siemens
 E_gaba : volt
 count : 1
 """
@@ -72,9 +76,14 @@ GRANULE_RESET_POPULATION = GRANULE_RESET + "\nact += t_ref / tau_trace"
 # Spiking Golgi cell: conductance-based LIF, Fore et al. 2020 (C 60 pF, g_L 3 nS, E_L -51 mV,
 # threshold -50 mV, reset -55 mV, refractory 10 ms). golgi_threshold raises the firing
 # threshold (b_i of Eq. 13 as a voltage: V_th_golgi + golgi_threshold * threshold_scale).
+# Each cell's threshold is offset by `dth` (heterogeneous Golgi cells, bio/wiring.py), and it may be
+# inhibited by other Golgi cells (g_i, reversal E_gaba_golgi; Hull & Regehr 2012, Neuron 73:149),
+# the conductance decaying with tau_gaba_golgi.
 GOLGI_LIF = """
-dv/dt = (g_Lg * (E_Lg - v) + g_e * (E_e - v)) / C_g : volt (unless refractory)
+dv/dt = (g_Lg * (E_Lg - v) + g_e * (E_e - v) + g_i * (E_gaba_golgi - v)) / C_g : volt (unless refractory)
 dg_e/dt = -g_e / tau_e : siemens
+dg_i/dt = -g_i / tau_gaba_golgi : siemens
+dth : volt
 """
 
 # Regular mossy fibers (the alternative to Poisson trains): each fiber is a phase oscillator that
@@ -90,3 +99,7 @@ rates : Hz
 MOSSY_TO_GRANULE_SPIKE = ("w : 1", "g_e_post += w * q_mossy")
 GRANULE_TO_GOLGI_SPIKE = ("w : 1", "g_e_post += w * q_granule")
 GOLGI_TO_GRANULE_SPIKE = ("w : 1", "g_gaba_post += w * gain * q_golgi")
+# Feedforward excitation of Golgi cells by mossy fibers (Kanichay & Silver 2008, J Neurosci 28:8955)
+# and inhibition between Golgi cells (Hull & Regehr 2012), each a quantum per presynaptic spike.
+MOSSY_TO_GOLGI_SPIKE = ("w : 1", "g_e_post += w * q_mossy_golgi")
+GOLGI_TO_GOLGI_SPIKE = ("w : 1", "g_i_post += w * q_golgi_golgi")

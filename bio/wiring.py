@@ -29,6 +29,8 @@ def circuit_graph(
     p_golgi: float = 0.9,
     sparse_dendrites: int | None = None,
     seed: int = 0,
+    mossy_golgi: bool = False,
+    golgi_golgi: float = 0.0,
 ) -> nx.DiGraph:
     """Build the population graph of one cerebellar circuit copy.
 
@@ -40,6 +42,15 @@ def circuit_graph(
     sparse_dendrites : if given, each granule cell receives exactly this many mossy fibers
         (~4 in vivo); otherwise mossy->granule is dense (the SDMLP's address matrix).
     seed : seeds the sampled masks.
+    mossy_golgi : add the feedforward projection mossy -> Golgi (dense; spiking mode sets its weights to the
+        granule cells' mean address, so a Golgi cell sees the mean granule drive; Kanichay & Silver 2008,
+        J Neurosci 28:8955).
+    golgi_golgi : probability of each Golgi -> Golgi connection (no autapses; 0: no projection). Golgi
+        cells inhibit each other (Hull & Regehr 2012, Neuron 73:149).
+
+    The Golgi node also carries ``threshold_z``, one standard-normal draw per Golgi cell (its own
+    random stream, so the masks do not depend on it): spiking mode offsets each LIF Golgi cell's
+    threshold by ``threshold_z`` x the circuit's ``golgi_threshold_sd_mV``.
 
     Returns
     -------
@@ -70,7 +81,8 @@ def circuit_graph(
     g = nx.DiGraph()
     g.add_node("mossy", size=n_inputs, role="input rates (L2-normalised x)")
     g.add_node("granule", size=n_neurons, role="SDM neurons (Eq. 13 excitatory units)")
-    g.add_node("golgi", size=n_golgi, role="feedback inhibition (Top-K)")
+    g.add_node("golgi", size=n_golgi, role="feedback inhibition (Top-K)",
+               threshold_z=np.random.default_rng([seed, 1]).standard_normal(n_golgi))
     g.add_node("purkinje", size=n_outputs, role="read-out, one per class")
     g.add_node("climbing", size=n_outputs, role="teaching signal")
 
@@ -115,6 +127,15 @@ def circuit_graph(
         weight_init="1 / in-degree of the granule cell (inhibition sums to 1)",
         name="W_IE",
     )
+    if mossy_golgi:
+        g.add_edge("mossy", "golgi", rule="dense", param=None, mask=np.ones((n_inputs, n_golgi), bool),
+                   weight_init="mean granule address (input = mean drive)", name="feedforward")
+    if golgi_golgi > 0:
+        golgi_golgi = _checks.fraction("golgi_golgi", golgi_golgi, owner=owner)
+        mask = np.random.default_rng([seed, 2]).random((n_golgi, n_golgi)) < golgi_golgi
+        np.fill_diagonal(mask, False)
+        g.add_edge("golgi", "golgi", rule="probability", param=golgi_golgi, mask=mask,
+                   weight_init="1 / in-degree of the Golgi cell", name="golgi_golgi")
     g.add_edge(
         "granule",
         "purkinje",

@@ -9,7 +9,7 @@ of ``mean_k(p) - target`` inside a bracket where it changes sign.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import brentq
@@ -34,6 +34,7 @@ class Calibration:
     evaluations: int
     silent_fraction: float = float("nan")  # nan: a calibration recorded before these were measured
     k_mass_spearman: float = float("nan")
+    settings: dict = field(default_factory=dict)  # what adapt_circuit set from the data (empty otherwise)
 
 
 def solve_for_k(mean_k: Callable[[float], float], target_k: float, bracket: tuple[float, float],
@@ -87,3 +88,29 @@ def calibrate_golgi(circuit, x: np.ndarray, target_k: float, parameter: str = "g
     rho = spearmanr(k_per_input, mass).statistic if np.ptp(k_per_input) > 0 and np.ptp(mass) > 0 else float("nan")
     return Calibration(parameter, best, k, float(k_per_input.std()), float(target_k), n,
                        float(np.mean(k_per_input == 0)), float(rho))
+
+
+def adapt_circuit(circuit, x: np.ndarray, target_k: int, active_threshold: float | None = None) -> Calibration:
+    """Set a rate-mode circuit from a sample ``x`` of its inputs so that about ``target_k`` granule cells stay
+    active on every input, and return the calibration (with the settings in ``settings``).
+
+    1. :meth:`bio.CerebellarCircuit.adapt_to` sets Eq. 13's feedforward inhibition, granule threshold b,
+       smoothing L, Golgi gain and the integration step from the sample's drives address.x (no constant
+       depends on the dataset);
+    2. :func:`calibrate_golgi` solves for the Golgi threshold b_i giving mean k = ``target_k`` on ``x``, on the
+       mature circuit (hyperpolarising GABA, Eq. 12's lambda = +1); a young circuit gets its state back with
+       the calibrated Golgi cell.
+
+    The number of active cells stays an outcome of the Golgi dynamics. Call again whenever the addresses
+    change (e.g. after a weight transfer).
+    """
+    settings = circuit.adapt_to(x, target_k)
+    young = circuit.state_dict()
+    circuit.mature()
+    try:
+        cal = calibrate_golgi(circuit, x, target_k, "golgi_threshold", settings["golgi_threshold_bracket"],
+                              active_threshold)
+    finally:
+        value = circuit.golgi_threshold
+        circuit.load_state_dict({**young, "golgi_threshold": value})
+    return Calibration(**{**vars(cal), "settings": settings})

@@ -69,7 +69,8 @@ def fidelity(
 
     Keys: ``jaccard_mean``, ``jaccard_sd``, ``effective_k_mean``, ``effective_k_sd``,
     ``effective_k_min``, ``effective_k_max``, ``precision_mean``, ``recall_mean``,
-    ``spearman_mean``, ``readout_agreement``, ``n_inputs``, ``k``, ``active_threshold``.
+    ``silent_fraction`` (inputs with no active cell), ``spearman_mean``, ``readout_agreement``, ``n_inputs``,
+    ``k``, ``active_threshold``.
     """
     a = exact_topk_set(drive, k)
     b = np.asarray(bio_activity) > active_threshold
@@ -80,6 +81,7 @@ def fidelity(
         "jaccard_mean": float(m["jaccard"].mean()), "jaccard_sd": float(m["jaccard"].std()),
         "effective_k_mean": float(eff.mean()), "effective_k_sd": float(eff.std()),
         "effective_k_min": float(eff.min()), "effective_k_max": float(eff.max()),
+        "silent_fraction": float(np.mean(eff == 0)),
         "precision_mean": _nanmean(m["precision"]), "recall_mean": _nanmean(m["recall"]),
         "spearman_mean": _nanmean(rho),
         "readout_agreement": float(np.mean(np.asarray(topk_pred) == np.asarray(bio_pred))),

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ann import SDMLP
-from bridge.calibrate import calibrate_golgi
+from bridge.calibrate import Calibration, adapt_circuit, calibrate_golgi
 from bridge.evaluation import learner_dead_fraction, task_accuracies
 from bridge.fidelity import fidelity
 from bridge.learner import Learner
@@ -69,6 +69,15 @@ def measure_fidelity(circuit: Learner, x: np.ndarray, k: int) -> dict[str, Any]:
                     topk_pred, bio_pred)
 
 
+def set_up(circuit: Learner, x: np.ndarray, k: int, golgi_search: tuple[str, tuple[float, float]]) -> Calibration:
+    """Set a circuit up for ``k`` active cells on inputs ``x``: rate mode from the data
+    (:func:`bridge.calibrate.adapt_circuit`: Eq. 13's settings from the drives, then the Golgi threshold);
+    spiking mode by calibrating the Golgi parameter ``golgi_search`` names."""
+    if circuit.mode == "rate":
+        return adapt_circuit(circuit, x, k)
+    return calibrate_golgi(circuit, x, k, *golgi_search)
+
+
 def run_paired(
     ann: Learner,
     circuits: Mapping[str, Learner],
@@ -105,10 +114,13 @@ def run_paired(
     if calibration_x is not None and "native" in circuits and record.tasks_done == 0:
         step("calibrating the native circuit's Golgi cell")
         native = circuits["native"]
-        young = native.state_dict()
-        native.mature()  # tune the Golgi cell for the adult circuit, then give the young state back
-        calibration = calibrate_golgi(native, calibration_x, k, *golgi_search)
-        native.load_state_dict({**young, calibration.parameter: calibration.value})  # young, calibrated Golgi
+        if native.mode == "rate":  # adapt_circuit tunes the mature circuit and gives the young state back
+            calibration = adapt_circuit(native, calibration_x, k)
+        else:
+            young = native.state_dict()
+            native.mature()  # tune the Golgi cell for the adult circuit, then give the young state back
+            calibration = calibrate_golgi(native, calibration_x, k, *golgi_search)
+            native.load_state_dict({**young, calibration.parameter: calibration.value})  # young, calibrated Golgi
         record.calibration.setdefault("native", []).append(vars(calibration))
     for task in tasks[record.tasks_done :]:
         step(f"task {task.index}: SDMLP")
@@ -119,7 +131,7 @@ def run_paired(
             if protocol == "transfer":
                 transfer_weights(ann, circuit)
                 if calibration_x is not None:
-                    calibration = calibrate_golgi(circuit, calibration_x, k, *golgi_search)
+                    calibration = set_up(circuit, calibration_x, k, golgi_search)
                     record.calibration.setdefault("transfer", []).append(vars(calibration))
             else:
                 circuit.fit_task(task.x_train, task.y_train, bio_epochs)

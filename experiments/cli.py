@@ -232,30 +232,36 @@ def calibrate_cmd(
     n_neurons: Annotated[int, typer.Option(help="granule cells")] = 1000,
     dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist | npz")] = "digits",
     data_dir: Annotated[str | None, typer.Option(help="folder of IDX files, or the .npz file")] = None,
-    inputs: Annotated[int, typer.Option(help="number of test inputs used")] = 200,
+    inputs: Annotated[int, typer.Option(help="training inputs to set the circuit up on, and as many test inputs "
+                                        "to measure fidelity on")] = 200,
     seed: Annotated[int, typer.Option(help="seed of the circuit's wiring and weights")] = 0,
-    max_rate_hz: Annotated[float, typer.Option(help="mossy fiber rate of a unit-norm input's largest "
-                                               "possible component (spiking)")] = 200.0,
+    max_rate_hz: Annotated[float | None, typer.Option(help="mossy fiber rate of a unit-norm input's largest "
+                                                      "possible component (spiking) [default: the circuit's, "
+                                                      "1000]")] = None,
     sparse_dendrites: Annotated[int | None, typer.Option(help="mossy fibers per granule cell (dense if unset)")]
     = None,
-    mossy_firing: Annotated[str, typer.Option(help="spiking mossy trains: poisson | regular (random phase, "
-                                              "no count noise)")] = "poisson",
+    mossy_firing: Annotated[str | None, typer.Option(help="spiking mossy trains (regular: random phase, no count "
+                                                     "noise) [default: the circuit's, regular]",
+                                                     metavar="poisson|regular")] = None,
     golgi_model: Annotated[str, typer.Option(help="spiking Golgi cells: lif (spiking cells) | population "
                                              "(Eq. 13's rate unit driven by the granule spike trains)")] = "lif",
     codegen_target: Annotated[str, typer.Option(help="numpy | cython | cpp_standalone (rate only)")] = "cython",
     granule_threshold: Annotated[float | None, typer.Option(help="Eq. 13's granule threshold b (rate mode) "
-                                                            "[default: 0.55, set for digits; MNIST's drive "
-                                                            "address.x is ~0.32]")] = None,
+                                                            "[default: set from the data]")] = None,
     smoothing: Annotated[float | None, typer.Option(help="Eq. 13's L, granule response smoothing (rate mode) "
-                                                    "[default: 0.2]")] = None,
+                                                    "[default: set from the data]")] = None,
     feedforward_inhibition: Annotated[float | None, _opt("feedforward_inhibition")] = None,
 ) -> None:
-    """Find the Golgi threshold (or gain) that leaves k granule cells active on average.
+    """Set a mature circuit up for k active granule cells and measure its Top-K fidelity.
 
-    Builds a mature circuit (hyperpolarising GABA) with its initial random addresses, solves
-    mean effective k = K with scipy's brentq on real inputs, and prints the achieved k, its
-    spread and the Top-K fidelity at that setting. Examples: csdm calibrate --k 10;
-    csdm calibrate --mode spiking --inputs 100 --max-rate-hz 1000 --mossy-firing regular [--golgi-model population]
+    Builds a mature circuit (hyperpolarising GABA) with its initial random addresses. Rate mode
+    sets Eq. 13 from a sample of training inputs (feedforward inhibition, b, L, Golgi gain and the
+    integration step, relative to the drives address.x; bridge.calibrate.adapt_circuit), then solves
+    the Golgi threshold for mean effective k = K with scipy's brentq; giving --granule-threshold,
+    --smoothing, --feedforward-inhibition or --parameter instead keeps those settings and only solves
+    the Golgi parameter. Spiking mode solves the Golgi gain. Prints the achieved k and its spread,
+    then the fidelity on as many test inputs. Examples: csdm calibrate --k 10;
+    csdm calibrate --mode spiking --inputs 100 [--golgi-model population]
     """
     if mode not in ("rate", "spiking"):
         raise ValueError(f"--mode must be 'rate' or 'spiking'. Got {mode!r}.")
@@ -266,32 +272,110 @@ def calibrate_cmd(
     import numpy as np
 
     from bio import CerebellarCircuit
-    from bridge.calibrate import calibrate_golgi
+    from bridge.calibrate import adapt_circuit, calibrate_golgi
     from bridge.paired import measure_fidelity
     from experiments.data import load_dataset
     from experiments.paired_run import golgi_search
     from experiments.registry import given
 
     default_parameter, (default_low, default_high) = golgi_search(mode, golgi_model)
-    parameter = parameter or default_parameter
     bracket = (default_low if low is None else low, default_high if high is None else high)
     data = load_dataset(dataset, data_dir)
-    x = data.x_test[np.random.default_rng(seed).choice(len(data.x_test), min(inputs, len(data.x_test)), False)]
+    rng = np.random.default_rng(seed)
+    x_setup = data.x_train[rng.choice(len(data.x_train), min(inputs, len(data.x_train)), False)]
+    x = data.x_test[rng.choice(len(data.x_test), min(inputs, len(data.x_test)), False)]
+    fixed = given(granule_threshold=granule_threshold, smoothing=smoothing,
+                  feedforward_inhibition=feedforward_inhibition)
     circuit = CerebellarCircuit(data.n_inputs, n_neurons, data.n_classes, mode=mode, seed=seed,
-                                max_rate_hz=max_rate_hz, sparse_dendrites=sparse_dendrites,
-                                mossy_firing=mossy_firing, golgi_model=golgi_model,
+                                sparse_dendrites=sparse_dendrites, golgi_model=golgi_model,
                                 codegen_target=codegen_target,
-                                **given(granule_threshold=granule_threshold, smoothing=smoothing,
-                                        feedforward_inhibition=feedforward_inhibition))
+                                **given(max_rate_hz=max_rate_hz, mossy_firing=mossy_firing), **fixed)
     circuit.mature()
-    cal = calibrate_golgi(circuit, x, k, parameter, bracket)
+    if mode == "rate" and not fixed and parameter is None:
+        cal = adapt_circuit(circuit, x_setup, k)
+        parameter = cal.parameter
+    else:
+        parameter = parameter or default_parameter
+        cal = calibrate_golgi(circuit, x_setup, k, parameter, bracket)
     fid = measure_fidelity(circuit, x, k)
+    if cal.settings:
+        typer.echo("set from the data: " + ", ".join(f"{name} {value:.4g}" for name, value in cal.settings.items()
+                                                      if isinstance(value, float)))
     typer.echo(f"{parameter} = {cal.value:.6g}: effective k {cal.achieved_k:.2f} +- {cal.achieved_k_sd:.2f} "
-               f"(target {k}, {cal.evaluations} evaluations on {len(x)} {dataset} inputs, {mode} mode)")
-    typer.echo(f"inputs with no active cell: {cal.silent_fraction:.1%}; Spearman(k, input mass ||x||_1/||x||_2): "
+               f"(target {k}, {cal.evaluations} evaluations on {len(x_setup)} {dataset} training inputs, {mode} mode)")
+    typer.echo(f"on {len(x)} test inputs: effective k {fid['effective_k_mean']:.2f} +- {fid['effective_k_sd']:.2f} "
+               f"(cv {fid['effective_k_sd'] / max(fid['effective_k_mean'], 1e-12):.2f}); inputs with no active cell: "
+               f"{fid['silent_fraction']:.1%}; Spearman(k, input mass ||x||_1/||x||_2) on the training inputs: "
                f"{cal.k_mass_spearman:.2f} (Top-K: no silent input, k independent of the input)")
     typer.echo(f"Top-K fidelity there: Jaccard {fid['jaccard_mean']:.3f}, precision {fid['precision_mean']:.3f}, "
                f"recall {fid['recall_mean']:.3f}, Spearman {fid['spearman_mean']:.3f}")
+
+
+def _dataset_dirs(specs: list[str]) -> list[tuple[str, str | None]]:
+    """``NAME`` or ``NAME=DIR`` -> (name, data folder or None)."""
+    pairs = [tuple(spec.split("=", 1)) if "=" in spec else (spec, None) for spec in specs]
+    return [(name.strip(), directory) for name, directory in pairs]
+
+
+@app.command()
+@friendly_errors("interrupted; rerun the same command to continue the map (finished cells are kept)")
+def fidelity(
+    mode: Annotated[str, typer.Option(help="circuit mode(s) whose mechanisms are mapped",
+                                      metavar="rate|spiking|both")] = "both",
+    mechanism: Annotated[list[str] | None, typer.Option(
+        help="a mechanism (mode:name, repeatable; see --list) [default: every mechanism of --mode]")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(
+        help="NAME or NAME=DIR (repeatable): digits | mnist=DIR | fashion-mnist=DIR | npz=FILE.npz "
+        "[default: digits]")] = None,
+    k: Annotated[list[int] | None, typer.Option("--k", help="target k (repeatable) [default: 10]")] = None,
+    inputs: Annotated[int, typer.Option(help="training inputs to set the circuit up on, and as many test "
+                                        "inputs to measure on")] = 200,
+    n_neurons: Annotated[int, typer.Option(help="granule cells")] = 1000,
+    seed: Annotated[int, typer.Option(help="seed of the circuit's wiring, addresses and the input samples")] = 0,
+    codegen_target: Annotated[str, typer.Option(help="Brian2 code generation",
+                                                metavar="numpy|cython")] = "cython",
+    transfer_epochs: Annotated[int, typer.Option(
+        help="also train an SDMLP for this many epochs on the training set, copy its weights into the circuit "
+        "and measure the read-out agreement (0: skip)")] = 0,
+    out: Annotated[Path, typer.Option(help="folder: cells/, fidelity_map.csv, .md and .png")] = Path("runs/fidelity"),
+    list_mechanisms: Annotated[bool, typer.Option("--list", help="print the mechanisms and exit")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+) -> None:
+    """Map which Golgi mechanisms implement Top-K: mechanisms x datasets x k, rate and spiking mode.
+
+    Each cell sets a mature circuit up on training inputs as `csdm run` does (rate: Eq. 13 from the
+    data, Golgi threshold calibrated to k; spiking: the Golgi parameter calibrated to k) and measures
+    on test inputs the Jaccard overlap of its active granule cells with the exact Top-K set, the
+    effective k (mean, coefficient of variation) and the inputs that leave no cell active. Writes
+    OUT/fidelity_map.csv, OUT/fidelity_map.md and OUT/fidelity_map.png; rerunning continues an
+    interrupted map. Example:
+
+        csdm fidelity --dataset digits --dataset mnist=DIR --k 10 --k 50 --out runs/fidelity
+    """
+    from experiments.fidelity_map import MECHANISMS, CellSettings, format_markdown, run_map
+
+    if list_mechanisms:
+        for m in MECHANISMS:
+            typer.echo(f"{m.mode}:{m.name}  {m.summary}")
+        return
+    if mode not in ("rate", "spiking", "both"):
+        raise ValueError(f"--mode must be rate, spiking or both. Got {mode!r}.")
+    if inputs < 2 or n_neurons < 2 or transfer_epochs < 0:
+        raise ValueError("--inputs and --n-neurons must be >= 2 and --transfer-epochs >= 0.")
+    ks = k or [10]
+    if any(not 1 <= kk < n_neurons for kk in ks):
+        raise ValueError(f"every --k must lie in [1, --n-neurons) = [1, {n_neurons}). Got {ks}.")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder.")
+    from tqdm.auto import tqdm
+
+    settings = CellSettings(n_neurons=n_neurons, inputs=inputs, seed=seed, codegen_target=codegen_target,
+                            transfer_epochs=transfer_epochs)
+    with tqdm(desc="fidelity map", unit="cell", disable=quiet) as bar:
+        rows = run_map(mode, mechanism, _dataset_dirs(dataset or ["digits"]), ks, settings, out,
+                       on_cell=lambda name: (bar.set_postfix_str(name), bar.update(1)))
+    typer.echo(format_markdown(rows))
+    typer.echo(f"fidelity map: {out / 'fidelity_map.csv'}, {out / 'fidelity_map.md'}, {out / 'fidelity_map.png'}")
 
 
 @app.command()
@@ -392,6 +476,15 @@ def summary(
     if out is not None:
         atomic_write(out, lambda f: f.write(text))
         typer.echo(f"written: {out}")
+
+
+def _register_subcommands() -> None:
+    from experiments.hypotheses.cli import hypothesis_app
+
+    app.add_typer(hypothesis_app, name="hypothesis")
+
+
+_register_subcommands()
 
 
 def main() -> None:

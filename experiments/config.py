@@ -106,9 +106,9 @@ class TrainConfig(CircuitLearning):
         None, ge=0, description="w_ff of the mossy -> Golgi feedforward inhibition, w_ff x the mean granule drive "
         "(None: 0, none; 1 cancels the drive common to all cells, so the number of active cells stops "
         "depending on the input; then --granule-threshold sits near 0, e.g. 0.02 on MNIST) (bio-rate)")
-    max_rate_hz: float = Field(200.0, gt=0, description="mossy rate of a unit-norm input's largest possible "
+    max_rate_hz: float = Field(1000.0, gt=0, description="mossy rate of a unit-norm input's largest possible "
                                "component (bio-spiking; rate mode scales it out)")
-    mossy_firing: Literal["poisson", "regular"] = Field("poisson", description="mossy spike trains: poisson, or "
+    mossy_firing: Literal["poisson", "regular"] = Field("regular", description="mossy spike trains: poisson, or "
                                                          "regular with a random phase (bio-spiking)")
     # SDMLP ablations (Table 2); the defaults are the SDMLP
     nonnegative: bool = Field(True, description="clamp SDMLP weights >= 0 (False: 'negative weights' ablation)")

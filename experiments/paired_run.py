@@ -9,6 +9,7 @@ plots/ and report.html; ``OUT/summary.json`` aggregates the seeds.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_matrix, plot_fidelity
 from experiments.registry import given
-from experiments.report import paired_report
+from experiments.report import paired_report, paired_title, run_provenance
 from experiments.resources import check_model_memory
 from experiments.rundir import RunDir, atomic_write, write_csv, write_json
 from experiments.streams import TaskStream, class_incremental
@@ -75,7 +76,8 @@ def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, 
     return ann, circuits
 
 
-def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: PairedConfig) -> dict:
+def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: PairedConfig,
+           started: float | None = None) -> dict:
     names = task_names(stream)
     done = record.tasks_done
     learners = {}
@@ -105,8 +107,10 @@ def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: Paired
         path = rundir.file("plots/fidelity.png")
         plot_fidelity(record.fidelity, cfg.k, path)
         figures.insert(0, path)
-    report = paired_report(f"csdm run: SDMLP vs cerebellar circuit ({cfg.mode} mode) on {stream.name}",
-                           cfg.model_dump(), metrics, fidelity, record.calibration, figures)
+    prov = run_provenance(rundir.path)
+    report = paired_report(paired_title(cfg.dataset, len(stream), cfg.classes_per_task, cfg.mode, prov.get("seed", 0)),
+                           cfg.model_dump(), metrics, fidelity, record.calibration, figures, provenance=prov,
+                           runtime_s=None if started is None else time.perf_counter() - started, names=NAMES)
     atomic_write(rundir.file("report.html"), lambda f: f.write(report))
     return metrics
 
@@ -114,6 +118,7 @@ def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: Paired
 def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: bool, overwrite: bool,
              progress: bool) -> dict:
     """One seed of ``csdm run`` into ``rundir``; checkpoint and results after every task."""
+    started = time.perf_counter()
     stream = class_incremental(dataset, cfg.classes_per_task, cfg.class_order, seed)
     ann, circuits = _learners(cfg, stream, seed)
     checkpoint = rundir.prepare({**cfg.model_dump(), "seed": seed}, resume=resume, overwrite=overwrite,
@@ -133,7 +138,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
         rundir.save_checkpoint({"sdmlp": ann.state_dict(),
                                 "circuits": {p: c.state_dict() for p, c in circuits.items()},
                                 "record": dataclasses.asdict(rec)})
-        _write(rundir, rec, stream, cfg)
+        _write(rundir, rec, stream, cfg, started)
         bar.update(1)
 
     try:
@@ -150,7 +155,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
         bar.close()
         for circuit in circuits.values():
             circuit.close()  # stop worker processes
-    return {"seed": seed, "folder": str(rundir.path), "metrics": _write(rundir, record, stream, cfg),
+    return {"seed": seed, "folder": str(rundir.path), "metrics": _write(rundir, record, stream, cfg, started),
             "fidelity": record.fidelity}
 
 

@@ -93,3 +93,26 @@ def plot_methods_over_tasks(curves: dict[str, list[np.ndarray]], path: Path, tit
            title=title or "accuracy after each task")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
     _save(fig, path)
+
+
+def plot_fidelity_map(rows: list[dict], path: Path) -> None:
+    """The fidelity map: Jaccard with the exact Top-K set and the fraction of silent inputs, one row per
+    mechanism (mode:name), one column per dataset and k; the goal lines of the map are 0.9 (rate) and 0.8
+    (spiking)."""
+    mechs = list(dict.fromkeys(f"{r['mode']}:{r['mechanism']}" for r in rows))
+    cols = list(dict.fromkeys(f"{r['dataset']}\nk={r['k']}" for r in rows))
+    fig, axes = plt.subplots(1, 2, figsize=(3 + 1.6 * len(cols), 1.2 + 0.45 * len(mechs)), squeeze=False)
+    for ax, key, title, cmap in ((axes[0, 0], "jaccard", "Jaccard with the exact Top-K set", "viridis"),
+                                 (axes[0, 1], "silent", "inputs with no active cell", "magma_r")):
+        grid = np.full((len(mechs), len(cols)), np.nan)
+        for r in rows:
+            grid[mechs.index(f"{r['mode']}:{r['mechanism']}"), cols.index(f"{r['dataset']}\nk={r['k']}")] = r[key]
+        ax.imshow(grid, vmin=0, vmax=1, cmap=cmap, aspect="auto")
+        for (i, j), v in np.ndenumerate(grid):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if (v < 0.5) == (key == "jaccard") else "black")
+        ax.set(xticks=range(len(cols)), yticks=range(len(mechs)), title=title)
+        ax.set_xticklabels(cols, fontsize=8)
+        ax.set_yticklabels(mechs if key == "jaccard" else [""] * len(mechs), fontsize=8)
+    _save(fig, path)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
+
 from ann import EWC, L2, MAS, SDMLP, SI, FlyModel, ImportancePenalty, ReLUMLP
 from bridge import Learner
 from experiments.config import CircuitLearning, ConfigError, TrainConfig
@@ -96,6 +98,22 @@ def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
         **{name: getattr(c, name) for name in _CIRCUIT},
         **given(**{name: getattr(c, name) for name in _CIRCUIT_IF_SET}),
     )
+
+
+def set_up_from_data(learner: Learner, config: TrainConfig, stream: TaskStream, n_inputs: int = 200) -> dict | None:
+    """Set a rate-mode circuit up from a sample of the stream's training inputs (all tasks, no labels) for
+    ``config.k`` active cells (:func:`bridge.calibrate.adapt_circuit`), unless the user fixed Eq. 13's
+    settings (--granule-threshold, --smoothing, --feedforward-inhibition, --golgi-threshold); return the
+    calibration record, or None where nothing was set (other learners, spiking mode)."""
+    fixed = any(getattr(config, name) is not None for name in ("granule_threshold", "smoothing",
+                                                               "feedforward_inhibition", "golgi_threshold"))
+    if getattr(learner, "mode", None) != "rate" or fixed:
+        return None
+    from bridge.calibrate import adapt_circuit
+
+    x = np.concatenate([t.x_train for t in stream])
+    x = x[np.sort(np.random.default_rng(config.seed + 1).choice(len(x), min(n_inputs, len(x)), replace=False))]
+    return vars(adapt_circuit(learner, x, config.k))
 
 
 def _identity(stream: TaskStream) -> TaskStream:

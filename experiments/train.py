@@ -8,7 +8,7 @@ from experiments.config import ConfigError, TrainConfig
 from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_curves, plot_accuracy_matrix
-from experiments.registry import batched_models, get_method
+from experiments.registry import batched_models, get_method, set_up_from_data
 from experiments.resources import check_model_memory
 from experiments.rundir import RunDir, write_csv, write_json
 from experiments.runner import RunRecord, train_stream
@@ -81,6 +81,12 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
     if checkpoint is not None:
         learner.load_state_dict(checkpoint["learner"])
         record = RunRecord.from_dict(checkpoint["record"])
+    else:
+        try:
+            set_up_from_data(learner, config, stream)  # rate-mode circuit: Eq. 13 from the data (state_dict keeps it)
+        except Exception:
+            rundir.abandon()
+            raise
 
     def checkpoint(rec: RunRecord) -> None:
         rundir.save_checkpoint({"learner": learner.state_dict(), "record": rec.to_dict()})

@@ -1,0 +1,121 @@
+"""Built-in hypotheses about the Brian2 circuit (``bio-rate``): no training, the circuit read out as built.
+
+``golgi-constant-k`` (App. C.1, Fig. 12; Gozel & Gerstner 2021): with Golgi inhibition the number of active granule
+cells stays nearly constant across inputs, against a circuit whose granule cells have a fixed threshold and no
+Golgi cell. Each seed builds a mature rate circuit (GABA inhibitory, Eq. 12's lambda = 1), sets its Eq. 13
+constants from a sample of training inputs for k_target active cells (``CerebellarCircuit.adapt_to``), then reads
+out the test inputs. The fixed-threshold circuit has the same addresses (same seed), no Golgi feedback or
+feedforward inhibition (gain ~0), and a granule threshold b chosen so that its mean number of active cells on the
+same training sample equals the Golgi circuit's. ``feedforward-only`` keeps the mossy -> Golgi feedforward
+inhibition that ``adapt_to`` sets, without the feedback loop (threshold matched the same way).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+
+from experiments.hypotheses.core import Hypothesis, register
+from experiments.hypotheses.stats import Comparison
+
+NO_GAIN = 1e-9  # Golgi gain of a circuit without Golgi inhibition (the constructor needs a positive gain)
+SAMPLE = 200  # training inputs that set the circuit's constants
+
+
+def _active_counts(config: dict, seed: int) -> tuple[np.ndarray, dict]:
+    """Active granule cells per test input (all tasks) of condition ``config``, and the settings used (computed
+    once per process for each config and seed: the value, the details and the figure share it)."""
+    return _cached(json.dumps(config, sort_keys=True), seed)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(config_json: str, seed: int) -> tuple[np.ndarray, dict]:
+    config = json.loads(config_json)
+    import bio
+    from experiments.data import load_dataset
+
+    data = load_dataset(config["dataset"], config.get("data_dir"))
+    r, k = config["n_neurons"], config["k"]
+    x_sample, x_test = data.x_train[:SAMPLE], data.x_test[: config["test_inputs"]]
+    args = {"mode": "rate", "seed": seed, "codegen_target": "numpy"}
+    golgi = bio.CerebellarCircuit(data.n_inputs, r, data.n_classes, **args)
+    golgi.mature()
+    settings = golgi.adapt_to(x_sample, k)
+    if config["inhibition"] == "golgi":
+        return (golgi.hidden(x_test) > golgi.active_threshold).sum(axis=1), settings
+    k_mean = float((golgi.hidden(x_sample) > golgi.active_threshold).sum(axis=1).mean())
+    w_ff = settings["feedforward_inhibition"] if config["inhibition"] == "feedforward-only" else 0.0
+    unit = x_sample / np.maximum(np.linalg.norm(x_sample, axis=1, keepdims=True), 1e-12)
+    drive = unit @ golgi.get_weights()["address"]  # e0 of Eq. 13, (SAMPLE, r)
+    net = drive - w_ff * drive.mean(axis=1, keepdims=True)  # less the feedforward inhibition f
+    theta = np.quantile(net, 1 - k_mean / r)  # net drive above which k_mean cells per input, on average
+    smoothing = settings["smoothing"]
+    b = float(theta - smoothing * np.arctanh(golgi.active_threshold))  # act = tanh((net - b) / L) > threshold
+    golgi.close()
+    fixed = bio.CerebellarCircuit(data.n_inputs, r, data.n_classes, **args, golgi_gain=NO_GAIN,
+                                  feedforward_inhibition=w_ff, granule_threshold=b, smoothing=smoothing,
+                                  dt_ms=settings["dt_ms"])
+    fixed.mature()
+    counts = (fixed.hidden(x_test) > fixed.active_threshold).sum(axis=1)
+    fixed.close()
+    return counts, {**settings, "granule_threshold": b, "golgi_gain": NO_GAIN, "feedforward_inhibition": w_ff,
+                    "matched_k_mean": k_mean}
+
+
+def _cv(config: dict, seed: int) -> float:
+    counts, _ = _active_counts(config, seed)
+    return float(counts.std() / max(counts.mean(), 1e-12))
+
+
+def _details(result: dict, folders) -> dict:
+    out = {}
+    for name, c in result["conditions"].items():
+        counts, settings = _active_counts(c["config"], 0)
+        out[name] = {"seed0_mean_k": float(counts.mean()), "seed0_sd_k": float(counts.std()),
+                     "seed0_min_k": int(counts.min()), "seed0_max_k": int(counts.max()),
+                     "seed0_silent_inputs": int((counts == 0).sum()),
+                     "settings": {key: v for key, v in settings.items() if not isinstance(v, tuple)}}
+    return {"active_cells": out}
+
+
+def _figure(result: dict, folders, figdir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    for i, (name, c) in enumerate(result["conditions"].items()):
+        counts, _ = _active_counts(c["config"], 0)
+        ax.hist(counts, bins=np.arange(counts.max() + 2) - 0.5, alpha=0.5, color=f"C{i}", label=name)
+    ax.set_xlabel("active granule cells per test input")
+    ax.set_ylabel("inputs")
+    ax.set_title("golgi-constant-k (App. C.1, Fig. 12), seed 0", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = figdir / "active_cells.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+register(Hypothesis(
+    name="golgi-constant-k",
+    claim="Golgi inhibition keeps the number of active granule cells nearly constant across inputs: a lower "
+          "coefficient of variation than granule cells with a fixed threshold and no Golgi cell (matched mean k).",
+    source="Bricken et al. ICLR 2023, App. C.1, Fig. 12 (after Gozel & Gerstner 2021)",
+    conditions={"golgi": {"inhibition": "golgi"}, "fixed-threshold": {"inhibition": "none"},
+                "feedforward-only": {"inhibition": "feedforward-only"}},
+    measure="coefficient of variation (sd / mean) of the number of active granule cells over the test inputs, "
+            "mature bio-rate circuit set for k_target active cells",
+    simulate=_cv,
+    test=Comparison("permutation", a="golgi", b="fixed-threshold", alternative="less"),
+    details=_details,
+    figure=_figure,
+    needs_data=True,
+    budget_overrides={"tiny": {"n_neurons": 40, "k": 4, "test_inputs": 40},
+                      "small": {"n_neurons": 200, "k": 10, "test_inputs": 360},
+                      "paper": {"n_neurons": 1000, "k": 200, "test_inputs": 1000}},  # Fig. 12: ~20 % of 1,000
+))
