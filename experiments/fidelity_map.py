@@ -190,7 +190,8 @@ def write_outputs(rows: Sequence[dict[str, Any]], out: Path) -> None:
     from experiments.rundir import atomic_write
 
     write_csv(out / "fidelity_map.csv", COLUMNS, [[r.get(c, float("nan")) for c in COLUMNS] for r in rows])
-    atomic_write(out / "fidelity_map.md", lambda f: f.write(format_markdown(rows)))
+    stored = read_rows(out / "fidelity_map.csv")  # the table is rendered from the file kept, so it regenerates
+    atomic_write(out / "fidelity_map.md", lambda f: f.write(format_markdown(stored)))
     plot_fidelity_map(rows, out / "fidelity_map.png")
 
 

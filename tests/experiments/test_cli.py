@@ -242,10 +242,11 @@ def test_calibrate_reaches_the_target_k():
 
 
 def test_calibrate_passes_circuit_options():
-    """With 4 mossy fibers per granule cell the rate-mode drive stays below threshold: the error says so
-    (k = 0 at both ends of the bracket), which it would not with the dense default."""
+    """With 4 mossy fibers per granule cell the drive stays below the former default granule threshold 0.55
+    (given, so the circuit is not set from the data): the error says so (k = 0 at both ends of the bracket),
+    which it would not with the dense default."""
     code, output = csdm("calibrate", "--k", "5", "--n-neurons", "60", "--inputs", "20", "--sparse-dendrites", "4",
-                        "--codegen-target", "numpy")
+                        "--granule-threshold", "0.55", "--codegen-target", "numpy")
     assert code == 2 and "mean k is 0.0 at -2.0 and 0.0 at 2.0" in output
 
 

@@ -54,3 +54,12 @@ def test_rerun_with_other_settings_is_refused(fidelity_map):
 def test_unknown_mechanism_is_refused():
     with pytest.raises(ValueError, match="unknown mechanism"):
         get_mechanism("rate:magic")
+
+
+def test_stored_maps_regenerate(pytestconfig):
+    """Every fidelity_map.md kept under results/ is what its fidelity_map.csv renders to (nothing typed by hand)."""
+    from pathlib import Path
+
+    stored = sorted(Path(pytestconfig.rootpath, "results").glob("*/fidelity_map.csv"))
+    for csv_path in stored:
+        assert (csv_path.parent / "fidelity_map.md").read_text() == format_markdown(read_rows(csv_path)), csv_path
