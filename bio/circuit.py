@@ -38,7 +38,7 @@ MODES = ("rate", "spiking")
 E_REST_MV = float(CONSTANTS["E_L"] / b2.mV)  # granule resting potential, Fore et al. 2020
 WIRED = (("mossy", "granule"), ("granule", "golgi"), ("golgi", "granule"))  # sampled masks in state_dict
 # Spiking mode's default Golgi gain per golgi_model. LIF: 2, about what calibration finds for k = 10 of 1,000
-# cells with the default Top-K mechanisms (digits 1.8-3.5, MNIST 1.3; bio/TOPK_SPIKING.md). Population: the
+# cells with the default Top-K mechanisms (digits 1.8-3.5, MNIST 1.3; docs/spiking-topk.md). Population: the
 # gain `csdm calibrate --mode spiking --golgi-model population` finds for k = 10 of 1,000 cells on
 # digits (4,492 with the default Poisson trains, 5,334 with regular 1,000 Hz trains); it multiplies
 # a mean granule activity of ~0.003, hence its size.
@@ -104,7 +104,7 @@ class CerebellarCircuit:
         presentation.
     max_rate_hz : mossy rate of a unit-norm input's largest possible component. Default 1,000 Hz (mossy
         fibers fire above 700 Hz in vivo, Rancz et al. 2007, Nature 450:1245): with the spike noise of
-        200 Hz trains no inhibition, however ideal, reaches Top-K (bio/TOPK_SPIKING.md).
+        200 Hz trains no inhibition, however ideal, reaches Top-K (docs/spiking-topk.md).
     mossy_firing : spiking mossy trains, "poisson" or "regular" (default; random phase per presentation): a
         regular train removes the Poisson count noise from the granule drive.
     lr_value, lr_address : learning rates of the two local rules (``bio/plasticity.py``); lr_value in (0, 2).
@@ -134,7 +134,7 @@ class CerebellarCircuit:
         decay; each mossy spike keeps that charge whatever mossy_tau_ms.
     mossy_tau_ms, gaba_tau_ms, mossy_golgi_nS, tonic_gaba_nS, golgi_golgi_p, golgi_golgi_nS, golgi_threshold_sd_mV :
         spiking Top-K mechanisms of the LIF Golgi circuit (``bio/spiking.py``, measured in
-        ``bio/TOPK_SPIKING.md``). mossy_tau_ms: decay of the mossy -> granule conductance (default 40 ms,
+        ``docs/spiking-topk.md``). mossy_tau_ms: decay of the mossy -> granule conductance (default 40 ms,
         the NMDA component; Fore et al.'s AMPA-only 12 ms to switch off). gaba_tau_ms: Golgi -> granule
         GABA decay (default 100 ms, spillover; Fore et al. 20 ms). mossy_golgi_nS: feedforward mossy ->
         Golgi quantum (default 0.15 nS; 0 removes the projection). tonic_gaba_nS: granule tonic GABA

@@ -13,7 +13,7 @@ a population-rate Golgi (``"population"``): Eq. 13's inhibitory unit driven by t
 spike trains, the limit of many asynchronous Golgi cells. In Fore et al.'s circuit (4 LIF cells,
 Poisson 200 Hz trains) the LIF cells fire in lockstep and their GABA volleys leave all-or-none
 active sets (Jaccard 0.01 against Top-K on digits). The Top-K mechanisms below (circuit defaults,
-each a Brian2 pathway or time constant, measured in ``bio/TOPK_SPIKING.md``) make the LIF loop
+each a Brian2 pathway or time constant, measured in ``docs/spiking-topk.md``) make the LIF loop
 graded: regular 1 kHz mossy trains, a slow (NMDA) mossy conductance, slow spillover GABA, one
 Golgi cell per 100 granule cells and feedforward mossy -> Golgi excitation (Jaccard ~0.70 on
 digits, ~0.44 on MNIST at k = 10 of 1,000). Optional, off by default: tonic GABA, Golgi -> Golgi
@@ -64,7 +64,7 @@ MOSSY_FIRING = ("poisson", "regular")
 GOLGI_MODELS = ("lif", "population")
 GRANULE_TRACE = 20 * b2.ms  # population Golgi: filter of the granule spike trains (10 ms: worse fidelity)
 
-# Spiking Top-K: the mechanisms measured to let LIF Golgi cells hold k near Top-K (bio/TOPK_SPIKING.md has the
+# Spiking Top-K: the mechanisms measured to let LIF Golgi cells hold k near Top-K (docs/spiking-topk.md has the
 # table); CerebellarCircuit's defaults. Each can be switched off to Fore et al. 2020's circuit.
 # - Golgi count: 1 Golgi cell per 100 granule cells (Fore et al. 2020: 100 granule cells per Golgi cell);
 #   every granule cell's Golgi weights normalised to sum 1 (bio.wiring.normalised_weights).

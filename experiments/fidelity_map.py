@@ -54,7 +54,7 @@ MECHANISMS: tuple[Mechanism, ...] = (
               circuit={"granule_threshold": 0.55, "smoothing": 0.2, "feedforward_inhibition": 0.0, "dt_ms": 0.05}),
     Mechanism("lif", "spiking", "LIF Golgi cells, one per 100 granule cells, regular 1 kHz mossy trains, slow "
               "mossy (40 ms) and spillover GABA (100 ms) conductances, mossy -> Golgi feedforward excitation "
-              "(the default; bio/TOPK_SPIKING.md), Golgi gain calibrated", circuit={"golgi_model": "lif"}),
+              "(the default; docs/spiking-topk.md), Golgi gain calibrated", circuit={"golgi_model": "lif"}),
     Mechanism("lif-fore2020", "spiking", "4 LIF Golgi cells with Fore et al. 2020's synapses, Poisson 200 Hz mossy "
               "trains, no feedforward path (the former default), Golgi gain calibrated",
               circuit={"golgi_model": "lif", "mossy_firing": "poisson", "max_rate_hz": 200.0, "mossy_tau_ms": 12.0,
