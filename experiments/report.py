@@ -197,6 +197,11 @@ def _learning_curves(metrics: Mapping[str, Any]) -> bytes | None:
         ax.set_xticks(steps, labels, fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _png(fig) -> bytes:
+    """The figure as PNG bytes (closed afterwards)."""
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -215,11 +220,7 @@ def _epoch_curves(name: str, curves: list[Mapping[str, Any]], tasks: list[str]) 
         ax.plot(epochs, acc[:, j], label=f"task {tasks[j] if j < len(tasks) else j}")
     ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(0, 1.02), title=name)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def _duration(seconds: float | None) -> str:
