@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import typer
 
 from experiments.config import PairedConfig, TrainConfig, build_config
+from experiments.errors import friendly_errors
 
 # the registry's names (checked in tests); kept here so --help needs no torch import
 MODEL_NAMES = ("relu", "topk", "l2", "dropout", "ewc", "mas", "si", "flymodel", "sdmlp", "sdmlp+ewc", "sdmlp+mas",
@@ -28,43 +27,6 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Cerebellar SDM engine (see `csdm COMMAND --help`)."""
-
-
-# What a user can cause: bad values and data (ValueError), files, folders and permissions (OSError), truncated
-# files read to their end (EOFError: click would print a bare "Aborted!"), a model too large for memory.
-USER_ERRORS = (ValueError, OSError, EOFError, MemoryError)
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of ``exc``'s message; for a file-system error, the file and the reason."""
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f"{exc.filename}: " if exc.filename is not None else ""
-        return f"{where}{exc.strerror}; check the path and its permissions"
-    if isinstance(exc, MemoryError):
-        return "out of memory; use a smaller --n-neurons or dataset"
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def friendly_errors(interrupted: str = "interrupted") -> Callable[[Callable], Callable]:
-    """One error boundary per command: user-caused failures exit 2 with one line (``error: ...``),
-    Ctrl-C exits 130 with ``interrupted`` (how to continue); internal bugs keep their traceback."""
-
-    def decorate(command: Callable) -> Callable:
-        @functools.wraps(command)
-        def wrapper(*args, **kwargs):
-            try:
-                return command(*args, **kwargs)
-            except KeyboardInterrupt:
-                typer.echo(interrupted, err=True)
-                raise typer.Exit(130) from None
-            except USER_ERRORS as exc:
-                typer.echo(f"error: {one_line(exc)}", err=True)
-                raise typer.Exit(2) from None
-
-        return wrapper
-
-    return decorate
 
 
 RESUMABLE = "interrupted; continue with the same command and --resume"

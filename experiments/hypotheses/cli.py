@@ -3,17 +3,18 @@
     from experiments.hypotheses.cli import hypothesis_app
     app.add_typer(hypothesis_app, name="hypothesis")
 
-Bad input raises ValueError inside; here it becomes ``error: <one line>`` and exit code 2.
+Bad input raises ValueError inside; ``experiments.errors.friendly_errors`` makes it ``error: <one line>`` and
+exit code 2.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from experiments.errors import friendly_errors
 
 hypothesis_app = typer.Typer(
     help="Hypothesis tests: conditions x seeds (on Dask), a measurement per run, a scipy.stats test, "
@@ -25,20 +26,7 @@ hypothesis_app = typer.Typer(
 )
 
 
-def _errors(command: Callable) -> Callable:
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except KeyboardInterrupt:
-            typer.echo("interrupted; run the same command again: finished runs are kept and skipped", err=True)
-            raise typer.Exit(130) from None
-        except (ValueError, OSError) as exc:
-            text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            typer.echo(f"error: {text}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
+_errors = friendly_errors("interrupted; run the same command again: finished runs are kept and skipped")
 
 
 @hypothesis_app.command("list")
