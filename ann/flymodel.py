@@ -5,7 +5,9 @@ training choices of Bricken et al. (ICLR 2023) App. G.2.
 1. x <- x / ||x||                                  (as the SDMLP's step 1; inputs >= 0)
 2. h = P^T x, P (n_inputs, n_neurons) fixed, binary, sparse: each Kenyon cell samples
    ``m`` distinct inputs (projection neurons) uniformly at random; never trained.
-3. h* = k-WTA(h): the k largest activities are kept, the rest set to 0 (Top-K "mask").
+3. h* = k-WTA(h): the k largest activities are kept, the rest set to 0 (Top-K "mask");
+   with ``scaling="max"`` then h* <- h* / max(h*), each sample's largest Kenyon-cell activity 1
+   (the SDM authors' FlyModel notebook, ``get_KC``: ``KC = KC / np.max(KC)``).
 4. Associative learning, no backprop: for a sample of class c only the output row of c
    changes, by the active cells:  w[:, c] <- min(1, w[:, c] + lr * h*);  w starts at 0.
 5. Prediction: argmax_c (h*^T w)[c] over all classes (class-incremental, single head).
@@ -18,7 +20,7 @@ One epoch per task (Shen et al.; App. G.2): ``fit_task`` ignores ``epochs``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -36,6 +38,8 @@ class FlyModel:
         cells, 32 at 10K), 1 <= m <= n_inputs.
     lr : associative learning rate (App. G.2: 0.005 on MNIST and CIFAR-10; the 10K Split MNIST
         result used 0.01).
+    scaling : "none" (h* as k-WTA leaves it) or "max" (each sample's h* divided by its maximum, as in
+        the SDM authors' notebook; then every sample adds at most ``lr`` to a weight, whatever its drive).
     seed : seeds the random projection.
 
     Examples
@@ -47,7 +51,7 @@ class FlyModel:
     """
 
     def __init__(self, n_inputs: int, n_neurons: int = 1000, n_outputs: int = 10, *, k: int | None = None,
-                 m: int = 32, lr: float = 0.005, seed: int = 0) -> None:
+                 m: int = 32, lr: float = 0.005, scaling: Literal["none", "max"] = "none", seed: int = 0) -> None:
         if k is None and isinstance(n_neurons, int | np.integer):
             k = max(1, int(n_neurons) // 100)
         for name, value, low, high in (("n_inputs", n_inputs, 1, None), ("n_neurons", n_neurons, 1, None),
@@ -58,8 +62,10 @@ class FlyModel:
                 raise ValueError(f"The '{name}' parameter of FlyModel must be an int {rng}. Got {value!r}.")
         if not (lr > 0 and np.isfinite(lr)):
             raise ValueError(f"The 'lr' parameter of FlyModel must be a finite float > 0. Got {lr!r}.")
+        if scaling not in ("none", "max"):
+            raise ValueError(f"The 'scaling' parameter of FlyModel must be 'none' or 'max'. Got {scaling!r}.")
         self.n_inputs, self.n_neurons, self.n_outputs = n_inputs, n_neurons, n_outputs
-        self.k, self.m, self.lr, self.seed = k, m, lr, seed
+        self.k, self.m, self.lr, self.scaling, self.seed = k, m, lr, scaling, seed
         rng = np.random.default_rng(seed)
         self.projection_ = np.zeros((n_inputs, n_neurons), dtype=np.float32)  # P, binary
         for j in range(n_neurons):
@@ -74,6 +80,8 @@ class FlyModel:
         if self.k < self.n_neurons:
             drop = np.argpartition(-h, self.k, axis=1)[:, self.k :]  # indices outside the k largest
             np.put_along_axis(h, drop, 0.0, axis=1)
+        if self.scaling == "max":  # an all-zero h* stays zero
+            h = h / np.maximum(h.max(axis=1, keepdims=True), 1e-12)
         return h.astype(np.float32)
 
     def fit_task(self, x: np.ndarray, y: np.ndarray, epochs: int = 1,

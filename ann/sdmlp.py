@@ -12,12 +12,22 @@ Per training step on a batch (shapes: B batch, n inputs, r neurons, o outputs):
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
 from ann.regularizers import Site
-from ann.topk import TopKMode, gaba_lambda, k_schedule, topk
+from ann.topk import Rectify, TopKMode, gaba_lambda, k_schedule, topk
 from ann.torch_learner import OptimizerName, TorchLearner, _check_int
+
+Init = Literal["uniform", "reference"]
+BiasInit = Literal["zero", "reference"]
+
+
+def _fan_in_uniform(shape: tuple[int, ...], fan_in: int, gen: torch.Generator) -> torch.Tensor:
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): ``torch.nn.Linear``'s default for weights and biases."""
+    return (2.0 * torch.rand(shape, generator=gen) - 1.0) / fan_in**0.5
 
 
 class SDMNet(nn.Module):
@@ -28,26 +38,39 @@ class SDMNet(nn.Module):
     so a stack equals the single-seed models it holds. ``k`` is the current k_t;
     ``counts`` (buffer, (S, n_neurons)) holds C_i of Eq. 12. The Table 2 ablations are
     options: ``l2_normalize=False`` skips step 1 (inputs) and the address renormalisation;
-    ``hidden_bias`` / ``output_bias`` add zero-initialised biases b_a, b_v of Eq. 3.
+    ``hidden_bias`` / ``output_bias`` add biases b_a, b_v of Eq. 3. ``init`` / ``bias_init`` choose
+    the initial weights / biases and ``rectify`` the order of Eq. 12 (see :class:`SDMLP`).
     """
 
     def __init__(self, n_inputs: int, n_neurons: int, n_outputs: int, k: int, mode: TopKMode,
                  gaba_s: float | None, seeds: list[int], *, l2_normalize: bool = True,
-                 hidden_bias: bool = False, output_bias: bool = False) -> None:
+                 hidden_bias: bool = False, output_bias: bool = False, init: Init = "uniform",
+                 bias_init: BiasInit = "zero", rectify: Rectify = "after") -> None:
         super().__init__()
-        addresses, values = [], []
+        addresses, values, hidden_biases, output_biases = [], [], [], []
         for seed in seeds:
             gen = torch.Generator().manual_seed(seed)
-            address = torch.rand(n_inputs, n_neurons, generator=gen)
-            addresses.append(address / address.norm(dim=0, keepdim=True))
-            values.append(torch.rand(n_neurons, n_outputs, generator=gen) / n_neurons**0.5)
+            if init == "uniform":
+                address = torch.rand(n_inputs, n_neurons, generator=gen)
+                addresses.append(address / address.norm(dim=0, keepdim=True))
+                values.append(torch.rand(n_neurons, n_outputs, generator=gen) / n_neurons**0.5)
+            else:  # nn.Linear's default (kaiming_uniform_ with a = sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+                addresses.append(_fan_in_uniform((n_inputs, n_neurons), n_inputs, gen))
+                values.append(_fan_in_uniform((n_neurons, n_outputs), n_neurons, gen))
+            if bias_init == "reference":  # nn.Linear's bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+                hidden_biases.append(_fan_in_uniform((1, n_neurons), n_inputs, gen))
+                output_biases.append(_fan_in_uniform((1, n_outputs), n_neurons, gen))
+            else:
+                hidden_biases.append(torch.zeros(1, n_neurons))
+                output_biases.append(torch.zeros(1, n_outputs))
         S = len(seeds)
         self.address = nn.Parameter(torch.stack(addresses))  # (S, n_inputs, n_neurons)
         self.value = nn.Parameter(torch.stack(values))  # (S, n_neurons, n_outputs)
-        self.hidden_bias = nn.Parameter(torch.zeros(S, 1, n_neurons)) if hidden_bias else None
-        self.output_bias = nn.Parameter(torch.zeros(S, 1, n_outputs)) if output_bias else None
+        self.hidden_bias = nn.Parameter(torch.stack(hidden_biases)) if hidden_bias else None  # (S, 1, n_neurons)
+        self.output_bias = nn.Parameter(torch.stack(output_biases)) if output_bias else None  # (S, 1, n_outputs)
         self.register_buffer("counts", torch.zeros(S, n_neurons))
         self.k, self.mode, self.gaba_s, self.l2_normalize = k, mode, gaba_s, l2_normalize
+        self.rectify = rectify
 
     def forward(self, x: torch.Tensor, sites: list[Site] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """x (S, B, n_inputs) or (1, B, n_inputs) (shared by all models) -> logits (S, B, o), hidden (S, B, r).
@@ -61,7 +84,7 @@ class SDMNet(nn.Module):
         if self.hidden_bias is not None:
             drive = drive + self.hidden_bias
         gaba = gaba_lambda(self.counts, self.gaba_s)[:, None, :] if self.gaba_s is not None else None
-        hidden = topk(drive, self.k, self.mode, gaba)  # (S, B, n_neurons), step 3, per model and sample
+        hidden = topk(drive, self.k, self.mode, gaba, self.rectify)  # (S, B, n_neurons), step 3, per model and sample
         logits = hidden @ self.value  # (S, B, n_outputs), step 4
         if self.output_bias is not None:
             logits = logits + self.output_bias
@@ -89,8 +112,19 @@ class SDMLP(TorchLearner):
         weights" ablation of Table 2 (same initialisation, no clamp).
     l2_normalize : L2-normalise inputs (step 1) and address columns (step 5); False is the
         "no L2 norm" ablation.
-    hidden_bias, output_bias : add b_a / b_v of Eq. 3 (zero-initialised, unconstrained):
-        the "hidden layer bias" / "output layer bias" ablations.
+    hidden_bias, output_bias : add b_a / b_v of Eq. 3: the "hidden layer bias" / "output layer
+        bias" ablations.
+    init : initial X_a, X_v. "uniform": X_a ~ U[0, 1) with unit-norm columns, X_v ~ U[0, 1) / sqrt(r)
+        (non-negative from the start, no neuron with zero entries). "reference": the authors' code
+        (TrentBrick/SDMContinualLearner): ``nn.Linear``'s U(-1/sqrt(fan_in), 1/sqrt(fan_in)), then
+        step 5's clamp (when ``nonnegative``) and renormalisation (when ``l2_normalize``) before training,
+        so about half of the entries start at 0.
+    bias_init : initial b_a, b_v: "zero", or "reference" (``nn.Linear``'s U(-1/sqrt(fan_in),
+        1/sqrt(fan_in)), as in the authors' code).
+    bias_clamp : clamp b_a, b_v >= 0 with the weights (at the start and after every step), as the
+        authors' code does with positive weights; False leaves the biases unconstrained.
+    rectify : order of Eq. 12 with the GABA switch: "after" ([a - lambda I]_+, as printed) or "before"
+        ([[a]_+ - lambda I]_+, the authors' code); they differ only for negative drive (ablations).
     device : "auto" | "cpu" | "cuda".
     seed : seeds the initial weights and the batch order.
     n_models : train this many independent models (seeds seed..seed+n_models-1) as one
@@ -127,6 +161,10 @@ class SDMLP(TorchLearner):
         l2_normalize: bool = True,
         hidden_bias: bool = False,
         output_bias: bool = False,
+        init: Init = "uniform",
+        bias_init: BiasInit = "zero",
+        bias_clamp: bool = False,
+        rectify: Rectify = "after",
         device: str = "auto",
         seed: int = 0,
         n_models: int = 1,
@@ -143,6 +181,12 @@ class SDMLP(TorchLearner):
                 raise ValueError(f"The 'gaba_s' parameter must be > 0 (activations). Got {gaba_s}.")
             if anneal_epochs:
                 raise ValueError("Use either the GABA switch (gaba_s) or k annealing (anneal_epochs), not both.")
+        for name, value, allowed in (("init", init, ("uniform", "reference")),
+                                     ("bias_init", bias_init, ("zero", "reference")),
+                                     ("rectify", rectify, ("after", "before"))):
+            if value not in allowed:
+                raise ValueError(f"The '{name}' parameter of SDMLP must be one of {', '.join(allowed)}. Got {value!r}.")
+        self.init, self.bias_init, self.bias_clamp, self.rectify = init, bias_init, bias_clamp, rectify
         self.n_neurons, self.k_target, self.topk_mode = n_neurons, k, topk_mode
         self.anneal_epochs, self.gaba_s, self.rectify_inputs = anneal_epochs, gaba_s, rectify_inputs
         self.nonnegative, self.l2_normalize = nonnegative, l2_normalize
@@ -151,11 +195,13 @@ class SDMLP(TorchLearner):
         super().__init__(n_inputs, n_outputs, lr=lr, batch_size=batch_size, optimizer=optimizer,
                          device=device, seed=seed, n_models=n_models, regularizer=regularizer,
                          grad_clip=grad_clip)
+        if init == "reference" or bias_clamp:  # the authors' code constrains the weights before training
+            self._constrain()
 
     def _build(self) -> SDMNet:
         return SDMNet(self.n_inputs, self.n_neurons, self.n_outputs, self.current_k(0), self.topk_mode,
                       self.gaba_s, self.seeds, l2_normalize=self.l2_normalize, hidden_bias=self.hidden_bias,
-                      output_bias=self.output_bias)
+                      output_bias=self.output_bias, init=self.init, bias_init=self.bias_init, rectify=self.rectify)
 
     def current_k(self, epoch: int) -> int:
         """k_t of Eq. 4 at global epoch ``epoch`` (k_target throughout with the GABA switch)."""
@@ -180,9 +226,19 @@ class SDMLP(TorchLearner):
         net = self.net
         if self.gaba_s is not None:  # C_i of Eq. 12 advances in training steps only
             net.counts += (hidden > 0).sum(dim=-2)  # (S, n_neurons)
+        self._constrain()
+
+    @torch.no_grad()
+    def _constrain(self) -> None:
+        """Step 5's constraints: clamp (weights; biases with ``bias_clamp``) and address renormalisation."""
+        net = self.net
         if self.nonnegative:
             net.address.clamp_(min=0.0)
             net.value.clamp_(min=0.0)
+        if self.bias_clamp:
+            for bias in (net.hidden_bias, net.output_bias):
+                if bias is not None:
+                    bias.clamp_(min=0.0)
         if self.l2_normalize:
             norms = net.address.norm(dim=-2, keepdim=True)  # (S, 1, n_neurons)
             net.address.div_(norms.clamp_min(1e-12))  # an all-zero address stays zero, never NaN

@@ -4,6 +4,12 @@ Eq. 4   a* = [a - I]_+ ,  I = (k_t + 1)-th largest of [a]_+      (Top-K by subtr
         k_t = max(k_target, floor(k_max - E_t (k_max - k_target) / s))   (k annealing)
 Eq. 12  lambda_i = min(1, max(-1, -1 + 2 C_i / s)),  a*_i = [a_i - lambda_i I]_+   (GABA switch)
 
+The authors' code (TrentBrick/SDMContinualLearner, models/TopK_Act.py) rectifies the drive before
+the switch, a*_i = [[a_i]_+ - lambda_i I]_+ (``rectify="before"``). The two agree wherever a_i >= 0
+or lambda_i >= 0; they differ only when GABA excites (lambda_i < 0) a neuron with negative drive
+(possible with negative weights or a hidden bias): Eq. 12 lets it through with a_i - lambda_i I and
+a gradient to its address, the authors' code gives it -lambda_i I and no gradient to its address.
+
 In the cerebellum, I is the Golgi cell's feedback inhibition onto granule cells.
 """
 
@@ -15,6 +21,7 @@ from typing import Literal
 import torch
 
 TopKMode = Literal["subtract", "mask"]
+Rectify = Literal["after", "before"]
 
 
 def inhibition(drive: torch.Tensor, k: int) -> torch.Tensor:
@@ -31,7 +38,8 @@ def inhibition(drive: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def topk(
-    drive: torch.Tensor, k: int, mode: TopKMode = "subtract", gaba: torch.Tensor | None = None
+    drive: torch.Tensor, k: int, mode: TopKMode = "subtract", gaba: torch.Tensor | None = None,
+    rectify: Rectify = "after",
 ) -> torch.Tensor:
     """Top-K activation of Eq. 4 (and Eq. 12 when ``gaba`` is given).
 
@@ -46,6 +54,8 @@ def topk(
     gaba : optional per-neuron lambda of Eq. 12, in [-1, 1], broadcast against ``drive``
         ((n_neurons,), or (S, 1, n_neurons) for stacked models); then
         a*_i = [a_i - lambda_i I]_+ (subtract mode only).
+    rectify : with ``gaba``, "after" (Eq. 12 as printed: [a_i - lambda_i I]_+) or "before" (the
+        authors' code: [[a_i]_+ - lambda_i I]_+). Without ``gaba`` both are Eq. 4 (I >= 0).
 
     Examples
     --------
@@ -54,10 +64,12 @@ def topk(
     """
     if k < 1:
         raise ValueError(f"The 'k' parameter of topk must be an int >= 1. Got {k}.")
+    if rectify not in ("after", "before"):
+        raise ValueError(f"The 'rectify' parameter of topk must be 'after' or 'before'. Got {rectify!r}.")
     if mode == "subtract":
         level = inhibition(drive, k)
         if gaba is not None:
-            return torch.relu(drive - gaba * level)
+            return torch.relu((drive if rectify == "after" else torch.relu(drive)) - gaba * level)
         return torch.relu(drive - level)
     if mode == "mask":
         if gaba is not None:

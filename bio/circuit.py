@@ -8,30 +8,40 @@ switch are computed in numpy between presentation batches from the simulated act
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import brian2 as b2
+import networkx as nx
 import numpy as np
 
-from bio import _checks, chloride, plasticity
+from bio import _checks, chloride, params, plasticity
 from bio.brian import CODEGEN_TARGETS
 from bio.golgi import DT_LIMIT, RateLoop, golgi_input_weights, reached_loop_gain, stable_dt_ms
+from bio.purkinje import PurkinjeLayer
+from bio.recording import Recording, record_runs
 from bio.spiking import (
     CONSTANTS,
     GABA_TAU_MS,
     GOLGI_MODELS,
     GRANULE_PER_GOLGI,
-    GRANULE_REFRACTORY,
     MOSSY_FIRING,
     MOSSY_GOLGI_NS,
     MOSSY_TAU_MS,
-    V_TH_GOLGI,
     SpikingLoop,
     mechanism_namespace,
 )
-from bio.wiring import circuit_graph
+from bio.wiring import (
+    ANATOMIES,
+    GOLGI_PER_GRANULE,
+    GRANULE_PER_GOLGI_CELL,
+    check_graph,
+    circuit_graph,
+    normalised_weights,
+)
 from bio.workers import LoopPool
 
 MODES = ("rate", "spiking")
@@ -44,11 +54,16 @@ WIRED = (("mossy", "granule"), ("granule", "golgi"), ("golgi", "granule"))  # sa
 # a mean granule activity of ~0.003, hence its size.
 DEFAULT_SPIKING_GAIN = {"lif": 2.0, "population": 5000.0}
 # adapt_to (rate mode): Eq. 13's settings as fractions of the sample's drive statistics (no per-dataset
-# constants). L = SMOOTHING_FRACTION x the mean spread of the top k + 1 drives (0.1: Jaccard 0.93 with
-# count-like control, 0.3: 0.88, measured on digits, MNIST, Fashion-MNIST); b sits THRESHOLD_MARGIN x that
-# spread below the lowest (k+1)-th centred drive of the sample; the Golgi gain keeps the number of
-# active cells within COUNT_TOLERANCE cells of the steady-state count over the sample's inhibition range.
-SMOOTHING_FRACTION = 0.1
+# constants). L = SMOOTHING_GAPS x the median gap between the k-th and (k+1)-th drives: the gap Top-K must
+# resolve. Against L = 0.1 x the spread of the top k + 1 drives it keeps random addresses where they were
+# and sharpens the SDMLP's learned addresses, whose top drives spread wider (Split digits after each task,
+# scratch runs: Jaccard 0.85-0.92 at 0.1 x the spread, 0.90-0.93 at 2 gaps, 0.91-0.93 at 1.5). A sharper
+# response also flattens the graded activity the Purkinje read-out weighs (read-out agreement with the
+# SDMLP 0.95-1.00 at 2 gaps, 0.91 at 1.5) and raises the loop gain, so the step shortens. b sits
+# THRESHOLD_MARGIN x the spread below the lowest (k+1)-th centred drive of the sample; the Golgi gain keeps
+# the number of active cells within COUNT_TOLERANCE cells of the steady-state count over the sample's
+# inhibition range.
+SMOOTHING_GAPS = 2.0
 ADAPTED = ("granule_threshold", "smoothing", "feedforward_inhibition", "dt_ms")  # also in state_dict
 THRESHOLD_MARGIN = 0.25
 COUNT_TOLERANCE = 1.0
@@ -91,12 +106,26 @@ class CerebellarCircuit:
         number of active cells stops depending on the input. Default 0 (none); with it the granule
         threshold b sits on the centred drive (near 0).
     tau_granule_ms, tau_golgi_ms : Eq. 13's tau_a and tau_i.
+    golgi_clamp : rate mode: None (default) keeps Eq. 13's Golgi feedback. A number opens the loop, the
+        ablation "feedback removed, inhibition clamped to its mean level": the Golgi cells are silenced
+        (gain 0) and every granule cell receives this constant inhibition in place of W_IE i, with the same
+        GABA sign lambda; feedforward inhibition is unchanged. :meth:`clamp_golgi` sets it to the mean
+        feedback inhibition (:meth:`feedback_inhibition`) the circuit shows on a sample of inputs.
     golgi_coupling : rate mode, electrical coupling of the Golgi cells in [0, 1]
         (:func:`bio.golgi.golgi_input_weights`): 1 (default) gives every Golgi cell the same input, so every
         granule cell receives the same inhibition, which Top-K needs (the gap between the k-th and
         (k+1)-th drives is ~0.1 % of the drive).
-    n_golgi, p_golgi, sparse_dendrites : wiring (see :func:`bio.wiring.circuit_graph`). Default n_golgi: 4;
-        spiking mode's LIF Golgi cells: one per 100 granule cells (Fore et al. 2020; ``bio.spiking.GRANULE_PER_GOLGI``).
+    n_golgi, p_golgi, sparse_dendrites, anatomy : wiring (see :func:`bio.wiring.circuit_graph`). Default n_golgi: 4;
+        spiking mode's LIF Golgi cells: one per 100 granule cells (Fore et al. 2020; ``bio.spiking.GRANULE_PER_GOLGI``);
+        anatomy "dendrites4" (4 mossy fibers per granule cell, Golgi cells with local territories): Fore et al.
+        2020's ratio of 27 Golgi cells per 4,096 granule cells, at least 4. Default anatomy "global".
+    graph : a circuit graph of your own (:func:`bio.wiring.check_graph` validates it; e.g. read with
+        ``bio.wiring.load_wiring``); it replaces the sampled wiring, so n_golgi, sparse_dendrites, anatomy and
+        golgi_golgi_p must be left unset. The circuit works on a copy.
+    cell_params : spiking mode's granule, Golgi and synapse constants, a name in :data:`bio.params.CELL_PARAMS`
+        or a :class:`bio.params.CellParams` (e.g. :func:`bio.params.from_toml`). Default "fore2020-notonic"
+        (Fore et al. 2020 without tonic GABA); "fore2020" adds the 1 nS tonic GABA. Rate mode has no cell
+        constants and refuses any other set.
     presentation_ms, dt_ms : biological time per input and integration step (default: 50 ms and, in
         rate mode, a step chosen from the Golgi loop's stiffness: 0.4 ms shortened to a tenth of the
         stability bound at the loop gain the inputs reach, ``auto_dt``; spiking 100 / 0.1 ms). A given
@@ -109,10 +138,15 @@ class CerebellarCircuit:
         regular train removes the Poisson count noise from the granule drive.
     lr_value, lr_address : learning rates of the two local rules (``bio/plasticity.py``); lr_value in (0, 2).
     value_rule : the climbing-fiber rule at parallel fiber -> Purkinje synapses (:func:`bio.plasticity.teach`):
-        "error" (default; teach = target - output, LTP and LTD, weights >= 0) or "target" (only the
+        "error" (default; teach = target - output, LTP and LTD, weights >= 0), "target" (only the
         labelled class's climbing fiber potentiates its Purkinje cell's active synapses, weights in
-        [0, 1]: nothing a later task learns lowers an earlier task's weights).
-    purkinje_norm : the Purkinje read-out (:func:`bio.plasticity.purkinje`): "none" (default; y = h X_v) or
+        [0, 1]: nothing a later task learns lowers an earlier task's weights) or "ltd" (Marr-Albus-Ito: the
+        labelled class's climbing fiber fires a complex spike in the Brian2 Purkinje layer, depressing that
+        cell's active parallel-fiber synapses, while active synapses onto the other cells, PF alone, are
+        potentiated by ``bio.plasticity.LTP_FRACTION`` of that; weights in [0, 1] from 0.5; the class read
+        out is the least active Purkinje cell, whose deep nuclear cell is the least inhibited).
+        The Purkinje cells are Brian2 rate units driven through parallel-fiber Synapses (``bio/purkinje.py``).
+    purkinje_norm : the Purkinje read-out (:func:`bio.plasticity.purkinje_weights`): "none" (default; y = h X_v) or
         "l1" / "l2" (each Purkinje cell's output divided by the 1- / 2-norm of its parallel-fiber weights,
         homeostatic synaptic scaling). With the "target" rule it stops classes with many or widespread
         inputs from outvoting the others: Split MNIST 0.713 -> 0.815 with "l2" (README, Results). Needs
@@ -121,14 +155,21 @@ class CerebellarCircuit:
     active_threshold : activity above which a granule cell counts as active in the read-outs: the
         dead fraction, Golgi calibration and Top-K fidelity. Default: 0.05 of the maximum rate in
         rate mode; half a spike in the read window (1 / read_ms) in spiking mode, so one spike counts.
-    switch_count : Eq. 12's s, activations until KCC2 dominates.
+    switch_count : Eq. 12's s, activations until KCC2 expression is complete (m = clip(C / s, 0, 1)).
     switch_threshold : activity above which a presentation counts as an activation of the cell (Eq.
         12's C, which drives the chloride switch): 0.05 in both modes (spiking, 50 ms read window:
         2 spikes). The switch's pace (switch_count, tau_cl_ms) was set with it; counting single
         spikes instead matured the spiking circuit faster and cut its Split digits ACC from 0.60 to
         0.48 (population Golgi, one seed; README).
-    tau_cl_ms, e_cl_young_mV, e_cl_mature_mV, e_hco3_mV, hco3_fraction, cl_out_mM, temperature_c :
-        chloride switch (``bio/chloride.py``).
+    tau_cl_ms, e_cl_young_mV, e_cl_mature_mV, e_hco3_mV, hco3_permeability, cl_out_mM, temperature_c, gaba_load_nS :
+        chloride transport (``bio/chloride.py``, :class:`bio.chloride.ChlorideParams`, whose fields cite the
+        sources): each granule cell's [Cl]_i moves by NKCC1 import, KCC2 export and the GABA-A chloride
+        current; e_cl_young_mV / e_cl_mature_mV are the transport-only set points (young [Cl]_i 20-40 mM,
+        mature 3-10 mM, checked), tau_cl_ms the chloride time constant at the mature set point (it sets
+        the transport capacity), hco3_permeability P_HCO3/P_Cl for the GHK E_GABA. Rate mode loads chloride
+        through the GABA-A current from the Golgi inhibition it computes (gaba_load_nS per unit, driven
+        from rest); spiking mode integrates the same ODE between batches without the GABA load (the
+        spiking loop does not return its GABA conductances).
     mossy_nS, granule_golgi_nS, golgi_granule_nS, golgi_threshold_scale_mV : spiking synaptic
         quanta and the voltage per unit golgi_threshold. mossy_nS is the quantum with Fore et al.'s 12 ms
         decay; each mossy spike keeps that charge whatever mossy_tau_ms.
@@ -138,7 +179,7 @@ class CerebellarCircuit:
         the NMDA component; Fore et al.'s AMPA-only 12 ms to switch off). gaba_tau_ms: Golgi -> granule
         GABA decay (default 100 ms, spillover; Fore et al. 20 ms). mossy_golgi_nS: feedforward mossy ->
         Golgi quantum (default 0.15 nS; 0 removes the projection). tonic_gaba_nS: granule tonic GABA
-        (Fore et al. 1 nS; default 0: it lowered fidelity here). golgi_golgi_p / _nS: Golgi -> Golgi
+        (default: the cell set's, 0 in "fore2020-notonic", 1 nS in "fore2020"). golgi_golgi_p / _nS: Golgi -> Golgi
         inhibition (default off). golgi_threshold_sd_mV: spread of the LIF Golgi thresholds (default 0).
     batch_size : presentations per learning batch (plasticity is applied after each); default 100.
     copies : presentations simulated side by side (independent circuit copies) in one Brian2 run; a
@@ -158,7 +199,8 @@ class CerebellarCircuit:
     mature GABA, granule_threshold 0.55 and golgi_gain 30 leave ~75 of 1,000 cells active on digits
     (sd ~6); granule_threshold 0.58 with golgi_threshold 0 leaves ~14 (sd ~4). switch_count and
     tau_cl_ms compress development (Currin et al. report tau_KCC2 ~50 s) so the switch completes
-    within the first task.
+    within the first task. Young GABA (E_GABA ~ -41 mV, above the granule threshold) excites in both
+    modes, as Eq. 12's lambda = -1 does.
 
     Examples
     --------
@@ -178,6 +220,7 @@ class CerebellarCircuit:
         granule_threshold: float = 0.55,
         smoothing: float = 0.2,
         feedforward_inhibition: float = 0.0,
+        golgi_clamp: float | None = None,
         tau_granule_ms: float = 10.0,
         tau_golgi_ms: float = 2.0,
         golgi_coupling: float = 1.0,
@@ -197,13 +240,14 @@ class CerebellarCircuit:
         active_threshold: float | None = None,
         switch_count: float = 200.0,
         switch_threshold: float = 0.05,
-        tau_cl_ms: float = 2_000.0,
-        e_cl_young_mV: float = -70.0,
-        e_cl_mature_mV: float = -108.5,
+        tau_cl_ms: float = 500.0,
+        e_cl_young_mV: float = -42.0,
+        e_cl_mature_mV: float = -90.0,
         e_hco3_mV: float = -18.0,
-        hco3_fraction: float = 0.2,
+        hco3_permeability: float = 0.2,
         cl_out_mM: float = 130.0,
         temperature_c: float = 37.0,
+        gaba_load_nS: float = 0.01,
         mossy_nS: float = 0.5,
         granule_golgi_nS: float = 2.0,
         golgi_granule_nS: float = 1.0,
@@ -211,7 +255,7 @@ class CerebellarCircuit:
         mossy_tau_ms: float = MOSSY_TAU_MS,
         gaba_tau_ms: float = GABA_TAU_MS,
         mossy_golgi_nS: float = MOSSY_GOLGI_NS,
-        tonic_gaba_nS: float = 0.0,
+        tonic_gaba_nS: float | None = None,
         golgi_golgi_p: float = 0.0,
         golgi_golgi_nS: float = 1.0,
         golgi_threshold_sd_mV: float = 0.0,
@@ -219,6 +263,9 @@ class CerebellarCircuit:
         copies: int | None = None,
         codegen_target: str = "numpy",
         n_workers: int = 1,
+        cell_params: str | params.CellParams = params.DEFAULT,
+        anatomy: str = "global",
+        graph: nx.DiGraph | None = None,
     ) -> None:
         self.n_inputs = _checks.count("n_inputs", n_inputs)
         self.n_neurons = _checks.count("n_neurons", n_neurons, 2)
@@ -231,6 +278,11 @@ class CerebellarCircuit:
                 "mode='rate' only. Use 'cython' (or 'numpy') for mode='spiking'."
             )
         self.seed = int(seed)
+        self.cell_params = params.get_cell_params(cell_params)
+        if self.mode == "rate" and self.cell_params != params.get_cell_params(params.DEFAULT):
+            raise ValueError(f"The 'cell_params' parameter of CerebellarCircuit ({self.cell_params.name!r}) sets the "
+                             "spiking cells; rate mode's Eq. 13 units have no membrane constants. Use mode='spiking'.")
+        self.anatomy = _checks.choice("anatomy", anatomy, ANATOMIES)
         self.golgi_model = _checks.choice("golgi_model", golgi_model, GOLGI_MODELS)
         if self.golgi_model == "population" and self.mode == "rate":
             raise ValueError(
@@ -253,6 +305,10 @@ class CerebellarCircuit:
         if self.mode == "spiking" and feedforward_inhibition > 0:
             raise ValueError("The 'feedforward_inhibition' parameter of CerebellarCircuit is implemented in rate "
                              "mode only; spiking mode's Golgi cells see the granule cells alone.")
+        if golgi_clamp is not None and (self.mode != "rate" or not np.isfinite(golgi_clamp) or golgi_clamp < 0):
+            raise ValueError("The 'golgi_clamp' parameter of CerebellarCircuit must be None or a finite inhibition "
+                             f">= 0, in rate mode only. Got {golgi_clamp!r} (mode={self.mode!r}).")
+        self.golgi_clamp = None if golgi_clamp is None else float(golgi_clamp)
         self.tau_granule_ms = _checks.positive("tau_granule_ms", tau_granule_ms)
         self.tau_golgi_ms = _checks.positive("tau_golgi_ms", tau_golgi_ms)
         if not 0.0 <= golgi_coupling <= 1.0:
@@ -290,15 +346,11 @@ class CerebellarCircuit:
         self.tau_cl_ms = _checks.positive("tau_cl_ms", tau_cl_ms)
         self.e_cl_young_mV, self.e_cl_mature_mV = float(e_cl_young_mV), float(e_cl_mature_mV)
         self.e_hco3_mV = float(e_hco3_mV)
-        self.hco3_fraction = float(hco3_fraction)
-        if not 0 <= hco3_fraction < 1:
-            raise ValueError(
-                "The 'hco3_fraction' parameter of CerebellarCircuit must be in [0, 1). "
-                f"Got {hco3_fraction!r}."
-            )
+        self.hco3_permeability = _checks.positive("hco3_permeability", hco3_permeability)
         self.cl_out_mM = _checks.positive("cl_out_mM", cl_out_mM)
         self.temperature_c = float(temperature_c)
-        self._check_chloride()
+        self.gaba_load_nS = _checks.nonnegative("gaba_load_nS", gaba_load_nS)
+        self.chloride_params = self._chloride_params()
         self.mossy_nS = _checks.positive("mossy_nS", mossy_nS)
         self.granule_golgi_nS = _checks.positive("granule_golgi_nS", granule_golgi_nS)
         self.golgi_granule_nS = _checks.positive("golgi_granule_nS", golgi_granule_nS)
@@ -307,13 +359,24 @@ class CerebellarCircuit:
         self.mossy_tau_ms = _checks.positive("mossy_tau_ms", mossy_tau_ms)
         self.gaba_tau_ms = _checks.positive("gaba_tau_ms", gaba_tau_ms)
         self.mossy_golgi_nS = _checks.nonnegative("mossy_golgi_nS", mossy_golgi_nS)
+        if tonic_gaba_nS is None:  # the cell set's
+            tonic_gaba_nS = float(self.cell_params.granule.g_tonic / b2.nS)
         self.tonic_gaba_nS = _checks.nonnegative("tonic_gaba_nS", tonic_gaba_nS)
         self.golgi_golgi_p = _checks.nonnegative("golgi_golgi_p", golgi_golgi_p)
         self.golgi_golgi_nS = _checks.nonnegative("golgi_golgi_nS", golgi_golgi_nS)
         self.golgi_threshold_sd_mV = _checks.nonnegative("golgi_threshold_sd_mV", golgi_threshold_sd_mV)
-        if n_golgi is None:
-            n_golgi = max(1, round(self.n_neurons / GRANULE_PER_GOLGI)) if spiking and self.golgi_model == "lif" else 4
         lif = spiking and self.golgi_model == "lif"
+        if graph is not None:
+            given = dict(n_golgi=n_golgi, sparse_dendrites=sparse_dendrites, anatomy=self.anatomy != "global" or None,
+                         golgi_golgi_p=golgi_golgi_p or None)
+            if any(v is not None for v in given.values()):
+                raise ValueError(f"The 'graph' parameter of CerebellarCircuit fixes the wiring; leave "
+                                 f"{', '.join(k for k, v in given.items() if v is not None)} unset.")
+            graph = copy.deepcopy(check_graph(graph, self.n_inputs, self.n_neurons, self.n_outputs))
+        elif n_golgi is None and self.anatomy == "dendrites4":
+            n_golgi = min(self.n_neurons, max(GOLGI_PER_GRANULE, round(self.n_neurons / GRANULE_PER_GOLGI_CELL)))
+        elif n_golgi is None:
+            n_golgi = max(1, round(self.n_neurons / GRANULE_PER_GOLGI)) if lif else 4
         self.n_workers = _checks.count("n_workers", n_workers)
         self.batch_size = _checks.count("batch_size", batch_size)
         self.copies = _checks.count("copies", min(50, self.batch_size) if copies is None else copies)
@@ -323,9 +386,10 @@ class CerebellarCircuit:
                 "(one compiled project per circuit). Use 'cython' for several workers."
             )
 
-        self.graph = circuit_graph(
+        self.graph = graph if graph is not None else circuit_graph(
             self.n_inputs, self.n_neurons, self.n_outputs, n_golgi, p_golgi, sparse_dendrites, self.seed,
             mossy_golgi=lif and self.mossy_golgi_nS > 0, golgi_golgi=golgi_golgi_p if lif else 0.0,
+            anatomy=self.anatomy,
         )
         self.graph.nodes["golgi"]["coupling"] = self.golgi_coupling  # read by bio.golgi.RateLoop
         self._check_time()  # again, with the wiring: the Golgi loop's stability bound
@@ -333,9 +397,10 @@ class CerebellarCircuit:
         self._rng = np.random.default_rng(self.seed)  # wiring, address, presentation order, learning's spikes
         address = self._rng.random((self.n_inputs, self.n_neurons)) * self._dendrites
         self.address_ = (address / np.linalg.norm(address, axis=0, keepdims=True)).astype(np.float32)
-        self.value_ = np.zeros((self.n_neurons, self.n_outputs), np.float32)
+        self.value_ = np.full((self.n_neurons, self.n_outputs), plasticity.VALUE_INIT[self.value_rule], np.float32)
+        self._purkinje_layer: PurkinjeLayer | None = None  # Brian2 Purkinje cells, built on first use
         self.activity_count_ = np.zeros(self.n_neurons, np.int64)
-        self.chloride_mM_ = np.full(self.n_neurons, float(self._chloride(self.e_cl_young_mV)))
+        self.chloride_mM_ = np.full(self.n_neurons, float(self.chloride_params.cl_young / b2.mM))
         self.epochs_ = 0
         self._loop: RateLoop | SpikingLoop | LoopPool | None = None  # built on first use, then reused
 
@@ -346,7 +411,7 @@ class CerebellarCircuit:
         cell on the steep part of its response, G = golgi_gain * max W_EI / smoothing (``bio/golgi.py``;
         :meth:`bio.golgi.RateLoop.run` checks again at the state each presentation reaches)."""
         # Rate: Golgi tau_i is the fastest; spiking: the granule refractory period (2 ms).
-        fastest = self.tau_golgi_ms if self.mode == "rate" else float(GRANULE_REFRACTORY / b2.ms)
+        fastest = self.tau_golgi_ms if self.mode == "rate" else float(self.cell_params.granule.refractory / b2.ms)
         if self.dt_ms > fastest / 5:
             raise ValueError(
                 f"The 'dt_ms' parameter of CerebellarCircuit must be <= {fastest / 5:g} ms "
@@ -372,48 +437,50 @@ class CerebellarCircuit:
                 f"(>= {5 * self.dt_ms:g} ms at dt_ms={self.dt_ms:g}). Got {self.presentation_ms:g}."
             )
 
-    def _check_chloride(self) -> None:
-        young, mature = self.e_gaba_mV(np.array([self.e_cl_young_mV, self.e_cl_mature_mV]))
-        v_th = float(CONSTANTS["V_th"] / b2.mV)
-        if young >= v_th:
-            raise ValueError(
-                f"Young E_GABA ({young:.1f} mV from 'e_cl_young_mV'={self.e_cl_young_mV}) must stay "
-                f"below the granule threshold ({v_th:g} mV): depolarising GABA above threshold turns "
-                "Golgi feedback into "
-                "runaway excitation. Lower e_cl_young_mV."
-            )
+    def _chloride_params(self) -> chloride.ChlorideParams:
+        """The circuit's chloride arguments as :class:`bio.chloride.ChlorideParams` (which checks the
+        physiological ranges), and young E_GABA above rest, mature E_GABA below it."""
+        p = dataclasses.replace(
+            chloride.ChlorideParams(), cl_out=self.cl_out_mM * b2.mM, e_hco3=self.e_hco3_mV * b2.mV,
+            hco3_permeability=b2.Quantity(self.hco3_permeability),
+            temperature=(self.temperature_c + 273.15) * b2.kelvin,
+            e_cl_young=self.e_cl_young_mV * b2.mV, e_cl_mature=self.e_cl_mature_mV * b2.mV,
+            tau_cl=self.tau_cl_ms * b2.ms, switch_count=b2.Quantity(self.switch_count),
+            gaba_load=self.gaba_load_nS * b2.nS,
+        )
+        young, mature = (float(p.e_gaba(cl) / b2.mV) for cl in (p.cl_young, p.cl_mature))
+        if young <= E_REST_MV:
+            raise ValueError(f"Young E_GABA ({young:.1f} mV from 'e_cl_young_mV'={self.e_cl_young_mV}) must lie above "
+                             f"rest ({E_REST_MV:g} mV): young GABA depolarises. Raise e_cl_young_mV.")
         if mature >= E_REST_MV:
-            raise ValueError(
-                f"Mature E_GABA ({mature:.1f} mV from 'e_cl_mature_mV'={self.e_cl_mature_mV}) must lie "
-                "below rest "
-                f"({E_REST_MV:g} mV) for GABA to inhibit. Lower e_cl_mature_mV."
-            )
+            raise ValueError(f"Mature E_GABA ({mature:.1f} mV from 'e_cl_mature_mV'={self.e_cl_mature_mV}) must lie "
+                             f"below rest ({E_REST_MV:g} mV) for GABA to inhibit. Lower e_cl_mature_mV.")
+        return p
 
     # ------------------------------------------------------------ chloride
-    def _chloride(self, e_cl_mV: float | np.ndarray) -> np.ndarray:
-        return chloride.chloride_for_mV(e_cl_mV, self.cl_out_mM, self.temperature_c)
-
-    def e_gaba_mV(self, e_cl_mV: np.ndarray | None = None) -> np.ndarray:
-        """E_GABA per granule cell (mV) from its chloride (or from ``e_cl_mV`` if given)."""
-        if e_cl_mV is None:
-            e_cl_mV = self.e_cl_mV()
-        return chloride.e_gaba_mV(e_cl_mV, self.e_hco3_mV, self.hco3_fraction)
+    def e_gaba_mV(self) -> np.ndarray:
+        """E_GABA per granule cell (mV), GHK with HCO3- of its chloride (``bio/chloride.py``, Eq. 6)."""
+        return np.asarray(self.chloride_params.e_gaba(self.chloride_mM_ * b2.mM) / b2.mV)
 
     def e_cl_mV(self) -> np.ndarray:
         """E_Cl per granule cell (mV), Nernst of its intracellular chloride."""
         return chloride.nernst_chloride_mV(self.chloride_mM_, self.cl_out_mM, self.temperature_c)
 
     def gaba_switch(self) -> np.ndarray:
-        """Rate-mode inhibition sign lambda per granule cell (Eq. 12's lambda, from E_GABA)."""
-        mature = float(self.e_gaba_mV(np.array(self.e_cl_mature_mV)))
-        return chloride.inhibition_sign(self.e_gaba_mV(), E_REST_MV, mature)
+        """Rate-mode inhibition sign lambda per granule cell (Eq. 12's lambda, from E_GABA): +1 at the mature
+        set point, 0 at rest, -1 as far above rest as the mature set point lies below."""
+        p = self.chloride_params
+        return chloride.inhibition_sign(self.e_gaba_mV(), E_REST_MV, float(p.e_gaba(p.cl_mature) / b2.mV))
 
-    def record_activity(self, active: np.ndarray) -> None:
-        """Advance the GABA switch by one batch of presentations: count each cell's activations
-        (Eq. 12's C), then relax its chloride toward the NKCC1/KCC2 balance that its maturation sets
-        over the batch's biological time (``len(active) * presentation_ms``).
+    def record_activity(self, active: np.ndarray, gaba_nS: np.ndarray | None = None) -> None:
+        """Advance the GABA switch by one batch of presentations: count each cell's activations (Eq. 12's C,
+        whose running total sets its KCC2 share m = clip(C / s, 0, 1) presentation by presentation), then
+        integrate its chloride (``bio.chloride.integrate``) over the batch's biological time
+        (``len(active) * presentation_ms``).
 
         active : bool (presentations, n_neurons), which granule cells were active in each.
+        gaba_nS : (presentations, n_neurons) GABA-A conductance of each cell in each presentation, whose
+            chloride current (driven from rest) loads or drains chloride; None: transport only.
         Learning calls this after every batch; call it directly to drive the switch by hand.
         """
         active = np.asarray(active, dtype=bool)
@@ -422,24 +489,33 @@ class CerebellarCircuit:
                 f"'active' must have shape (presentations, {self.n_neurons}) (one column per granule cell). "
                 f"Got {active.shape}."
             )
+        if gaba_nS is not None and np.shape(gaba_nS) != active.shape:
+            raise ValueError(f"'gaba_nS' must have the shape of 'active' {active.shape}. Got {np.shape(gaba_nS)}.")
+        counts = self.activity_count_ + np.cumsum(active, axis=0)  # C after each presentation
+        m = chloride.maturation(counts, self.switch_count)
+        self.chloride_mM_, _ = chloride.integrate(self.chloride_mM_, m, gaba_nS, E_REST_MV, self.presentation_ms,
+                                                  self.chloride_params)
         self.activity_count_ += active.sum(axis=0)
-        m = chloride.maturation(self.activity_count_, self.switch_count)
-        self.chloride_mM_ = chloride.relax_chloride(
-            self.chloride_mM_,
-            m,
-            len(active) * self.presentation_ms,
-            self.tau_cl_ms,
-            self.e_cl_young_mV,
-            self.e_cl_mature_mV,
-            self.cl_out_mM,
-            self.temperature_c,
-        )
+
+    def _gaba_load_nS(self, h: np.ndarray, drive: np.ndarray) -> np.ndarray | None:
+        """Rate mode: each cell's GABA-A conductance in each presentation, gaba_load_nS x the inhibition
+        Eq. 13 gives it at the activity ``h`` reached, W_IE gain [W_EI^T h - b_i]_+ + f; spiking: None."""
+        if self.mode != "rate":
+            return None
+        if self.golgi_clamp is not None:  # the open-loop ablation: a constant inhibition in place of W_IE i
+            inhibition = np.full(h.shape, self.golgi_clamp)
+        else:
+            golgi = self.golgi_gain * np.maximum(h @ golgi_input_weights(self.graph, self.golgi_coupling)
+                                                 - self.golgi_threshold, 0.0)  # (batch, n_golgi), Eq. 13's steady i
+            inhibition = golgi @ normalised_weights(self.graph.edges["golgi", "granule"]["mask"])
+        return self.gaba_load_nS * (inhibition + self._feedforward(drive)[:, None])
 
     def mature(self) -> None:
-        """Put every granule cell past the GABA switch: KCC2 dominant, chloride at its mature
-        level, E_GABA below rest, Eq. 12's lambda = +1 (the SDMLP's fully inhibitory Top-K)."""
+        """Put every granule cell past the GABA switch: KCC2 fully expressed, chloride at its mature set
+        point (E_Cl between E_K and rest, E_GABA below rest), lambda = +1 (the SDMLP's fully inhibitory
+        Top-K)."""
         self.activity_count_ = np.maximum(self.activity_count_, int(np.ceil(self.switch_count)))
-        self.chloride_mM_ = np.full(self.n_neurons, float(self._chloride(self.e_cl_mature_mV)))
+        self.chloride_mM_ = np.full(self.n_neurons, float(self.chloride_params.cl_mature / b2.mM))
 
     # ---------------------------------------------------------- data
     def adapt_to(self, x: np.ndarray, k: int) -> dict[str, float]:
@@ -454,7 +530,7 @@ class CerebellarCircuit:
 
         - feedforward inhibition w_ff: least-squares slope of the k-th drive on the mean drive over the
           sample, so f = w_ff * mean_j e0_j follows how the input's mass moves the top drives;
-        - L = SMOOTHING_FRACTION x the mean spread between the 1st and (k+1)-th drive;
+        - L = SMOOTHING_GAPS x the median gap between the k-th and (k+1)-th drives over the sample;
         - b = THRESHOLD_MARGIN x that spread below the lowest (k+1)-th drive net of f, so every sampled
           input has more than k cells above threshold before inhibition;
         - golgi_gain: the range of inhibition the sample needs, divided by COUNT_TOLERANCE cells' worth of
@@ -490,7 +566,8 @@ class CerebellarCircuit:
             raise ValueError("CerebellarCircuit.adapt_to: the top drives address.x of the sample are all equal; "
                              "the addresses cannot tell the inputs' cells apart.")
         net_edge, net_next = edge - w_ff * mean, top[:, k] - w_ff * mean
-        smoothing = SMOOTHING_FRACTION * spread
+        gaps = top[:, k - 1] - top[:, k]
+        smoothing = SMOOTHING_GAPS * float(np.median(gaps) if np.median(gaps) > 0 else gaps.mean())
         threshold = float(net_next.min()) - THRESHOLD_MARGIN * spread
         w_ei = golgi_input_weights(self.graph, self.golgi_coupling)
         w_cell = float(w_ei[w_ei > 0].mean())  # one active cell's share of a Golgi cell's input
@@ -522,8 +599,9 @@ class CerebellarCircuit:
         norm = np.linalg.norm(x, axis=1, keepdims=True)
         return x / np.where(norm > 0, norm, 1.0)
 
-    def _simulate(self, x_unit: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches.
+    def _simulate(self, x_unit: np.ndarray, rng: np.random.Generator | None, inhibition: bool = False) -> np.ndarray:
+        """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches (rate mode
+        with ``inhibition``: the inhibition W_IE i + f each granule cell receives at the end instead).
 
         The rows are simulated in runs of ``copies`` presentations, in order; spiking mode draws each
         run's Poisson seed from ``rng`` (rate mode draws nothing). With ``n_workers`` > 1 the runs go to
@@ -538,17 +616,22 @@ class CerebellarCircuit:
                 factory, args = RateLoop, (self.graph, copies, self.dt_ms, self.codegen_target)
             else:
                 factory = SpikingLoop
-                args = (self.graph, copies, self.dt_ms, self.codegen_target, self.mossy_firing, self.golgi_model)
+                args = (self.graph, copies, self.dt_ms, self.codegen_target, self.mossy_firing, self.golgi_model,
+                        self.cell_params)
             if self.n_workers == 1:
                 self._loop = factory(*args)
             else:
                 warm = self._run_args(np.zeros((1, self.n_inputs)), seed=0)
                 self._loop = LoopPool(self.n_workers, factory, args, warm, self.codegen_target)
-        batches = (self._run_args(x_unit[s : s + copies], self._spike_seed(rng)) for s in range(0, len(x_unit), copies))
+        extra = (False, True) if inhibition else ()  # RateLoop.run's monitor, inhibition
+        batches = (self._run_args(x_unit[s : s + copies], self._spike_seed(rng)) + extra
+                   for s in range(0, len(x_unit), copies))
         if isinstance(self._loop, LoopPool):
             out = self._loop.map(batches)
         else:
             out = [self._loop.run(*args) for args in batches]
+        if inhibition:
+            out = [inh for _, inh in out]
         return np.concatenate(out) if out else np.zeros((0, self.n_neurons), np.float32)
 
     def _fit_step(self, x_unit: np.ndarray) -> None:
@@ -591,16 +674,18 @@ class CerebellarCircuit:
                 tau_i=self.tau_golgi_ms * b2.ms,
                 b=self.granule_threshold,
                 L=self.smoothing,
-                gain=self.golgi_gain,
+                gain=self.golgi_gain if self.golgi_clamp is None else 0.0,  # clamped: Golgi cells silent
                 b_i=self.golgi_threshold,
             )
             drive = x_unit @ self.address_  # Eq. 13's e0 = X_a^T x, (batch, n_neurons)
-            return drive, self.gaba_switch(), self.presentation_ms, params, self._feedforward(drive)
+            # a clamped loop's constant inhibition enters where W_IE i would, beside f: lambda * (clamp + f)
+            ffi = self._feedforward(drive) + (0.0 if self.golgi_clamp is None else self.golgi_clamp)
+            return drive, self.gaba_switch(), self.presentation_ms, params, ffi
         namespace = dict(
             q_granule=self.granule_golgi_nS * b2.nS,
             q_golgi=self.golgi_granule_nS * b2.nS,
             gain=self.golgi_gain,
-            V_th_golgi=V_TH_GOLGI + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV,
+            V_th_golgi=self.cell_params.golgi.V_th + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV,
             **mechanism_namespace(self.mossy_nS, self.mossy_tau_ms, self.gaba_tau_ms, self.mossy_golgi_nS,
                                   self.tonic_gaba_nS, self.golgi_golgi_nS, self.golgi_threshold_sd_mV),
             b_i=self.golgi_threshold,
@@ -622,8 +707,9 @@ class CerebellarCircuit:
     ) -> CerebellarCircuit:
         """Present the task ``epochs`` times in shuffled batches, learning after each batch.
 
-        Per batch: simulate (granule activity h), Purkinje output y (h X_v, scaled per ``purkinje_norm``),
-        climbing-fiber signal (``value_rule``), value and address plasticity, then the chloride switch.
+        Per batch: simulate (granule activity h), Purkinje output y (h X_v, scaled per ``purkinje_norm``) and,
+        with the "ltd" rule, the climbing-fiber complex spikes in the Brian2 Purkinje layer; climbing-fiber
+        signal (``value_rule``), value and address plasticity, then the chloride switch.
         ``start_epoch`` > 0 continues an interrupted task (``bridge.Learner``).
         """
         x_unit = self._mossy(x)
@@ -635,15 +721,20 @@ class CerebellarCircuit:
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
                 h = self._simulate(x_unit[rows], self._rng)  # (batch, n_neurons)
+                gaba = self._gaba_load_nS(h, x_unit[rows] @ self.address_)  # chloride load, before plasticity
                 if start == 0 and epoch == start_epoch:
                     self._check_alive(h, x_unit[rows])
-                teach = plasticity.teach(y[rows], self._purkinje(h), self.value_rule)
+                if self.value_rule == "ltd":  # the labelled class's climbing fiber fires a complex spike
+                    _, spikes = self._purkinje(h, plasticity.climbing_fibers(y[rows], self.n_outputs))
+                    teach = plasticity.ltd_teach(spikes)
+                else:
+                    teach = plasticity.teach(y[rows], self._purkinje(h)[0], self.value_rule)
                 self.value_ = plasticity.value_update(self.value_, h, teach, self.lr_value,
                                                          plasticity.VALUE_CEILING[self.value_rule])
                 self.address_ = plasticity.address_update(
                     self.address_, x_unit[rows], h, self.lr_address, self._dendrites
                 )
-                self.record_activity(h > self.switch_threshold)
+                self.record_activity(h > self.switch_threshold, gaba)
             self.epochs_ += 1
             if on_epoch is not None:
                 on_epoch(epoch)
@@ -680,12 +771,75 @@ class CerebellarCircuit:
         x_unit = self._mossy(x)
         return self._simulate(x_unit, self._read_stream(x_unit))
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Most active Purkinje cell per row, (batch,) int64."""
-        return np.argmax(self._purkinje(self.hidden(x)), axis=1).astype(np.int64)
+    def feedback_inhibition(self, x: np.ndarray) -> np.ndarray:
+        """Golgi feedback inhibition per input, (batch,): W_IE i at the end of the presentation (Eq. 13), averaged
+        over granule cells (equal for every cell with coupled Golgi cells); with ``golgi_clamp`` set, the clamped
+        level. Read from the simulated state, less the feedforward inhibition f. Rate mode only."""
+        if self.mode != "rate":
+            raise ValueError("CerebellarCircuit.feedback_inhibition reads rate mode's Eq. 13 state; spiking mode's "
+                             "inhibition is a conductance (record it with monitors).")
+        x_unit = self._mossy(x)
+        total = self._simulate(x_unit, None, inhibition=True)  # (batch, n_neurons): W_IE i + f
+        return (total - self._feedforward(x_unit @ self.address_)[:, None]).mean(axis=1)
 
-    def _purkinje(self, hidden: np.ndarray) -> np.ndarray:
-        return plasticity.purkinje(hidden, self.value_, self.purkinje_norm)
+    def clamp_golgi(self, x: np.ndarray) -> float:
+        """Open the Golgi loop: set ``golgi_clamp`` to the mean :meth:`feedback_inhibition` over the inputs ``x``
+        (measured with the loop closed, in the circuit's present state); return that level."""
+        self.golgi_clamp = None
+        level = float(np.mean(self.feedback_inhibition(x)))
+        self.golgi_clamp = max(level, 0.0)
+        return self.golgi_clamp
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The class per row, (batch,) int64: the most active Purkinje cell, or with ``value_rule`` "ltd" the
+        least active one (its deep nuclear cell the least inhibited; ``bio.plasticity.READOUT``)."""
+        out = self._purkinje(self.hidden(x))[0]
+        pick = np.argmin if plasticity.READOUT[self.value_rule] == "least active" else np.argmax
+        return pick(out, axis=1).astype(np.int64)
+
+    def record(self, x: np.ndarray, variables: Mapping[str, Sequence[str]] | None = None,
+               cells: Mapping[str, Sequence[int]] | None = None) -> Recording:
+        """Present ``x`` as :meth:`hidden` does, with Brian2 monitors on a subset of cells (``bio/recording.py``).
+
+        variables : population ('mossy', 'granule', 'golgi') -> Brian2 variables to sample every step, e.g.
+            ``{"granule": ("v", "g_gaba", "E_gaba")}``; default :func:`bio.recording.default_variables`
+            (spiking: membrane potential, conductances, E_GABA; rate: Eq. 13's activities and lambda).
+        cells : population -> cell indices; default every granule and Golgi cell. Spikes are recorded for
+            every spiking population named here.
+
+        The same inputs, seeds and simulation batches as :meth:`hidden`: ``Recording.activity`` equals
+        ``hidden(x)``, and the circuit's state is unchanged. Runs in this process (also with ``n_workers`` > 1);
+        needs a runtime target ('numpy' or 'cython').
+        """
+        if self.codegen_target == "cpp_standalone":
+            raise ValueError("CerebellarCircuit.record attaches monitors to a running network: use "
+                             "codegen_target 'numpy' or 'cython', not 'cpp_standalone'.")
+        x_unit = self._mossy(x)
+        if self.auto_dt and len(x_unit):
+            self._fit_step(x_unit)
+        # the in-process loop, built by _simulate as hidden() builds it; beside the pool of n_workers > 1
+        pool, workers = (self._loop if isinstance(self._loop, LoopPool) else None), self.n_workers
+        self._loop, self.n_workers = (None if pool is not None else self._loop), 1
+        try:
+            self._simulate(x_unit[:0], None)
+            loop = self._loop
+        finally:
+            self.n_workers = workers
+            if pool is not None:
+                self._loop = pool
+        rng = self._read_stream(x_unit)
+        runs = (self._run_args(x_unit[s : s + self.copies], self._spike_seed(rng))
+                for s in range(0, len(x_unit), self.copies))
+        rec = record_runs(loop, runs, self.presentation_ms, variables, cells)
+        granule = rec.cells.get("granule", np.zeros(0, np.int64))
+        return rec.with_cell_values(e_gaba_mV=self.e_gaba_mV()[granule], chloride_mM=self.chloride_mM_[granule])
+
+    def _purkinje(self, hidden: np.ndarray, complex_spikes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Purkinje rates and received complex spikes, each (batch, n_outputs), from the Brian2 Purkinje layer."""
+        if self._purkinje_layer is None:
+            self._purkinje_layer = PurkinjeLayer(self.n_neurons, self.n_outputs)
+        weights = plasticity.purkinje_weights(self.value_, self.purkinje_norm)
+        return self._purkinje_layer.run(hidden, weights, complex_spikes)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {"address": self.address_.copy(), "value": self.value_.copy()}
@@ -712,6 +866,7 @@ class CerebellarCircuit:
             "rng_state": self._rng.bit_generator.state,
             "golgi_gain": self.golgi_gain,
             "golgi_threshold": self.golgi_threshold,
+            "golgi_clamp": self.golgi_clamp,
             **{name: getattr(self, name) for name in ADAPTED},
         }
 
@@ -730,6 +885,7 @@ class CerebellarCircuit:
         # states saved before the Golgi settings were part of them keep the constructor's
         self.golgi_gain = float(state.get("golgi_gain", self.golgi_gain))
         self.golgi_threshold = float(state.get("golgi_threshold", self.golgi_threshold))
+        self.golgi_clamp = state.get("golgi_clamp", self.golgi_clamp)
         for name in ADAPTED:  # set by adapt_to; states saved before it keep the constructor's
             setattr(self, name, float(state.get(name, getattr(self, name))))
         for u, v in WIRED:

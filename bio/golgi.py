@@ -224,15 +224,21 @@ class RateLoop:
         params: dict,
         ffi: np.ndarray | None = None,
         monitor: bool = False,
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
+        inhibition: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, ...]:
         """Simulate one presentation of each row of ``drive`` (batch <= n_copies, n_neurons).
 
         ``params`` holds Eq. 13's b, L, tau_a (granule) and gain, b_i, tau_i (Golgi), time
         constants as Brian2 quantities. ``ffi`` (batch,): each presentation's feedforward Golgi
         inhibition (default none). Returns the final granule activity e, (batch, n_neurons)
         float32; with ``monitor`` (runtime targets only) also the time points (ms) and e(t), shape
-        (batch, n_neurons, n_steps), for checking the ODEs.
+        (batch, n_neurons, n_steps), for checking the ODEs; with ``inhibition`` also the inhibition
+        W_IE i + f that each granule cell receives at the end (the term lambda multiplies in Eq. 13),
+        (batch, n_neurons) float64, read from the simulated state.
         """
+        if monitor and inhibition:
+            raise ValueError("RateLoop.run returns either the monitor (monitor=True) or the inhibition "
+                             "(inhibition=True); ask for one at a time.")
         batch = len(drive)
         padded = np.zeros((self.n_copies, self.n_neurons))
         padded[:batch] = drive
@@ -248,9 +254,9 @@ class RateLoop:
             self._device.run(run_args={getattr(g, name): v for g, name, v in values}, with_output=False)
             self._device.delete(code=False, data=False, run_args=True, directory=False)
             e = self.granule.act[:].reshape(self.n_copies, self.n_neurons)[:batch]
-            self._check_step(padded[:batch], feedforward[:batch], lam, params,
-                             self.granule.inh[:].reshape(self.n_copies, self.n_neurons)[:batch])
-            return e.astype(np.float32)
+            inh = self.granule.inh[:].reshape(self.n_copies, self.n_neurons)[:batch]
+            self._check_step(padded[:batch], feedforward[:batch], lam, params, inh)
+            return (e.astype(np.float32), inh + feedforward[:batch]) if inhibition else e.astype(np.float32)
         for group, name, value in self._values(padded, feedforward, lam, params):
             setattr(group, name, value)
         for group, name in ((self.granule, "act"), (self.granule, "inh"), (self.golgi, "act"), (self.golgi, "exc")):
@@ -261,8 +267,10 @@ class RateLoop:
         with codegen(self.target), frozen_gc():
             self.network.run(duration_ms * b2.ms, namespace={})  # every name is a group variable
         e = self.granule.act_[:].reshape(self.n_copies, self.n_neurons)[:batch].astype(np.float32)
-        self._check_step(padded[:batch], feedforward[:batch], lam, params,
-                         self.granule.inh_[:].reshape(self.n_copies, self.n_neurons)[:batch])
+        inh = self.granule.inh_[:].reshape(self.n_copies, self.n_neurons)[:batch].copy()
+        self._check_step(padded[:batch], feedforward[:batch], lam, params, inh)
+        if inhibition:
+            return e, inh + self.granule.ffi_[:].reshape(self.n_copies, self.n_neurons)[:batch]
         if mon is None:
             return e
         self.network.remove(mon)

@@ -32,6 +32,8 @@ import numpy as np
 from bio import equations
 from bio.brian import block_synapses, codegen, frozen_gc
 from bio.golgi import GOLGI_PARAMS, golgi_coupling
+from bio.params import DEFAULT as DEFAULT_CELL_PARAMS
+from bio.params import CellParams, get_cell_params
 from bio.wiring import normalised_weights
 
 # Fore et al. 2020, granular layer: granule cells, then Golgi cells (suffix g / _golgi).
@@ -57,9 +59,6 @@ CONSTANTS = dict(
     E_gaba_golgi=-75 * b2.mV,  # Golgi GABA reversal (Fore et al.'s E_i)
     golgi_threshold_sd=0 * b2.mV,  # spread of the Golgi cells' thresholds (times graph's threshold_z)
 )
-V_TH_GOLGI = -50 * b2.mV
-GRANULE_REFRACTORY = 2 * b2.ms
-GOLGI_REFRACTORY = 10 * b2.ms
 MOSSY_FIRING = ("poisson", "regular")
 GOLGI_MODELS = ("lif", "population")
 GRANULE_TRACE = 20 * b2.ms  # population Golgi: filter of the granule spike trains (10 ms: worse fidelity)
@@ -117,10 +116,14 @@ class SpikingLoop:
     golgi_model : "lif" (conductance-based LIF Golgi cells, GABA quanta per spike) or "population"
         (Eq. 13's inhibitory rate unit driven by the filtered granule spike trains,
         ``equations.GRANULE_GABA_POPULATION``; coupled as in rate mode by :func:`bio.golgi.golgi_coupling`).
+    cell_params : the granule, Golgi and synapse constants (:mod:`bio.params`; a name or a ``CellParams``). They
+        replace ``CONSTANTS``' cell values; the run namespace (the circuit's mechanisms) overrides both.
     """
 
     def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy",
-                 mossy_firing: str = "poisson", golgi_model: str = "lif") -> None:
+                 mossy_firing: str = "poisson", golgi_model: str = "lif",
+                 cell_params: str | CellParams = DEFAULT_CELL_PARAMS) -> None:
+        self.cells = get_cell_params(cell_params)
         self.target = target
         self.mossy_firing = mossy_firing
         self.golgi_model = golgi_model
@@ -142,7 +145,7 @@ class SpikingLoop:
             equations.GRANULE_LIF + (equations.GRANULE_GABA_LIF if lif else equations.GRANULE_GABA_POPULATION),
             threshold="v > V_th",
             reset=equations.GRANULE_RESET if lif else equations.GRANULE_RESET_POPULATION,
-            refractory=GRANULE_REFRACTORY,
+            refractory=self.cells.granule.refractory,
             method="exponential_euler",
             dt=dt,
         )
@@ -155,7 +158,7 @@ class SpikingLoop:
                 equations.GOLGI_LIF,
                 threshold="v > V_th_golgi + dth",
                 reset="v = V_reset_golgi",
-                refractory=GOLGI_REFRACTORY,
+                refractory=self.cells.golgi.refractory,
                 method="exponential_euler",
                 dt=dt,
             )
@@ -220,16 +223,17 @@ class SpikingLoop:
             mean_address = address.mean(axis=1)[:, None] * np.ones(self.n_golgi)
             self.feedforward.w_ = np.tile(mean_address[np.nonzero(self._ff_mask)], self.n_copies)
         self.granule.E_gaba_ = np.tile(e_gaba_mV * 1e-3, self.n_copies)
-        self.granule.v_ = float(CONSTANTS["E_L"])
+        self.granule.v_ = float(self.cells.granule.E_L)
         self.granule.g_e_ = 0.0
         self.granule.count_ = 0.0
         self.granule.lastspike_ = -1e9  # no refractoriness carried over from the last presentation
         # half a step early: spikes fall on whole steps, so the window holds the same steps whatever the
         # network's clock reads (t grows over runs; t >= t_read at the boundary step would depend on rounding)
-        ns = dict(CONSTANTS, **namespace, t_read=self.network.t + (duration_ms - read_ms - self.dt_ms / 2) * b2.ms)
+        ns = {**CONSTANTS, **self.cells.namespace(), **namespace,  # the run's mechanisms override the cell set
+              "t_read": self.network.t + (duration_ms - read_ms - self.dt_ms / 2) * b2.ms}
         if self.golgi_model == "lif":
             self.granule.g_gaba_ = 0.0
-            self.golgi.v_ = float(CONSTANTS["E_Lg"])
+            self.golgi.v_ = float(self.cells.golgi.E_L)
             self.golgi.lastspike_ = -1e9
             self.golgi.g_e_ = 0.0
             self.golgi.g_i_ = 0.0
@@ -239,9 +243,9 @@ class SpikingLoop:
             self.golgi.act_ = 0.0
             for name in GOLGI_PARAMS:  # shared variables of the Golgi group, not namespace names
                 setattr(self.golgi, name, ns.pop(name))
-            ns.update(t_ref=GRANULE_REFRACTORY, tau_trace=GRANULE_TRACE)
+            ns.update(t_ref=self.cells.granule.refractory, tau_trace=GRANULE_TRACE)
         with codegen(self.target), frozen_gc():
             b2.seed(seed)
             self.network.run(duration_ms * b2.ms, namespace=ns)
         counts = self.granule.count_[:].reshape(self.n_copies, self.n_neurons)[:batch]
-        return (counts / (read_ms * 1e-3) * float(GRANULE_REFRACTORY)).astype(np.float32)
+        return (counts / (read_ms * 1e-3) * float(self.cells.granule.refractory)).astype(np.float32)

@@ -41,8 +41,8 @@ def test_target_rule_keeps_an_earlier_tasks_purkinje_weights(digits):
     first, second = y < 2, (y == 2) | (y == 3)
     kept = {}
     for rule in ("target", "error"):
-        c = bio.CerebellarCircuit(64, 200, 4, seed=0, switch_count=200.0, tau_cl_ms=50.0, value_rule=rule,
-                                  lr_address=0.0)
+        c = bio.CerebellarCircuit(64, 200, 4, seed=0, value_rule=rule, lr_address=0.0)
+        c.mature()  # the read-out rules alone: young GABA, which excites, would activate every cell at first
         c.fit_task(x[first][:150], y[first][:150], epochs=1)
         after_first = c.get_weights()["value"][:, :2].copy()
         c.fit_task(x[second][:150], y[second][:150], epochs=1)
@@ -64,8 +64,8 @@ def test_purkinje_scaling_stops_a_frequent_class_outvoting_a_rare_one(digits):
     train = np.concatenate([zeros[:150], ones[:15]])
     recall = {}
     for norm in ("none", "l2"):
-        c = bio.CerebellarCircuit(64, 200, 2, seed=0, switch_count=200.0, tau_cl_ms=50.0, value_rule="target",
-                                  lr_address=0.0, purkinje_norm=norm)
+        c = bio.CerebellarCircuit(64, 200, 2, seed=0, value_rule="target", lr_address=0.0, purkinje_norm=norm)
+        c.mature()  # the read-out alone (see test_target_rule_keeps_an_earlier_tasks_purkinje_weights)
         c.fit_task(x[train], y[train], epochs=1)
         recall[norm] = [(c.predict(x[idx]) == label).mean() for label, idx in ((0, zeros[150:]), (1, ones[100:]))]
     assert recall["none"][1] < 0.1
@@ -122,7 +122,8 @@ def test_set_weights_round_trip():
         (dict(golgi_gain=0.0), "golgi_gain"),  # not silently replaced by the default
         (dict(dt_ms=1.0), "dt_ms"),  # > tau_golgi / 5 for Euler
         (dict(presentation_ms=1.0), "presentation_ms"),  # < 5 steps
-        (dict(e_cl_young_mV=-40.0), "e_cl_young_mV"),  # E_GABA above spike threshold: runaway
+        (dict(e_cl_young_mV=-60.0), "e_cl_young"),  # young [Cl]i 14 mM: below the immature 20-40 mM
+        (dict(e_cl_mature_mV=-105.0), "e_cl_mature"),  # mature [Cl]i 2.6 mM: below E_K, beyond KCC2
         (dict(codegen_target="cuda"), "codegen_target"),
         (dict(mode="spiking", dt_ms=1.0), "dt_ms"),
         (dict(mode="spiking", codegen_target="cpp_standalone"), "codegen_target"),

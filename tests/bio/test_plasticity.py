@@ -6,11 +6,14 @@ import pytest
 from bio import plasticity
 
 
-def test_teach_error_and_target_rules():
+def test_teach_error_target_and_ltd_rules():
     out = np.array([[0.2, 0.5, 0.0], [0.1, 0.1, 0.9]])
     labels = np.array([1, 2])
     np.testing.assert_allclose(plasticity.teach(labels, out, "error"), [[-0.2, 0.5, 0.0], [-0.1, -0.1, 0.1]])
     np.testing.assert_allclose(plasticity.teach(labels, out, "target"), [[0, 1, 0], [0, 0, 1]])
+    # ltd: the labelled class's climbing fiber (CF + PF: -1), the others PF alone (+LTP_FRACTION); output unused
+    f = plasticity.LTP_FRACTION
+    np.testing.assert_allclose(plasticity.teach(labels, out, "ltd"), [[f, -1, f], [f, f, -1]])
     with pytest.raises(ValueError, match="value rule"):
         plasticity.teach(labels, out, "hebb")
 
@@ -36,7 +39,7 @@ def test_target_rule_never_lowers_other_classes():
     value = rng.random((20, 3)).astype(np.float32)
     h = rng.random((8, 20)) * (rng.random((8, 20)) < 0.3)
     labels = np.ones(8, dtype=int)
-    teach = plasticity.teach(labels, plasticity.purkinje(h, value), "target")
+    teach = plasticity.teach(labels, h @ value, "target")
     new = plasticity.value_update(value, h, teach, 0.5, plasticity.VALUE_CEILING["target"])
     np.testing.assert_array_equal(new[:, [0, 2]], value[:, [0, 2]])
     assert (new[:, 1] >= value[:, 1]).all() and (new[:, 1] > value[:, 1]).any() and new.max() <= 1.0
@@ -60,8 +63,30 @@ def test_purkinje_norms_hand_computed():
     """Columns (3, 4) and (1, 0): 2-norms 5 and 1, 1-norms 7 and 1; h = (1, 1) sums them to (7, 1)."""
     value = np.array([[3.0, 1.0, 0.0], [4.0, 0.0, 0.0]])  # the third Purkinje cell has no weight yet
     h = np.array([[1.0, 1.0]])
-    np.testing.assert_allclose(plasticity.purkinje(h, value), [[7.0, 1.0, 0.0]])
-    np.testing.assert_allclose(plasticity.purkinje(h, value, "l2"), [[7.0 / 5.0, 1.0, 0.0]])
-    np.testing.assert_allclose(plasticity.purkinje(h, value, "l1"), [[1.0, 1.0, 0.0]])
+    np.testing.assert_allclose(h @ plasticity.purkinje_weights(value), [[7.0, 1.0, 0.0]])
+    np.testing.assert_allclose(h @ plasticity.purkinje_weights(value, "l2"), [[7.0 / 5.0, 1.0, 0.0]])
+    np.testing.assert_allclose(h @ plasticity.purkinje_weights(value, "l1"), [[1.0, 1.0, 0.0]])
     with pytest.raises(ValueError, match="Purkinje norm"):
-        plasticity.purkinje(h, value, "l3")
+        plasticity.purkinje_weights(value, "l3")
+
+
+def test_ltd_rule_sign_and_size_hand_computed():
+    """Marr-Albus-Ito: h = (1, 0, 1), ||h||^2 = 2, lr 0.2, weights 0.5. Purkinje cell 0 gets a complex spike:
+    its active synapses (rows 0, 2) fall by 0.2 * 1 / 2 = 0.1 (CF + PF: LTD); cell 1 gets none: they rise
+    by 0.2 * LTP_FRACTION / 2 (PF alone: LTP, smaller); the silent fiber (row 1) changes on neither (neither)."""
+    h = np.array([[1.0, 0.0, 1.0]])
+    value = np.full((3, 2), 0.5, np.float32)
+    spikes = np.array([[True, False]])
+    teach = plasticity.ltd_teach(spikes)
+    np.testing.assert_allclose(teach, [[-1.0, plasticity.LTP_FRACTION]])
+    new = plasticity.value_update(value, h, teach, 0.2, plasticity.VALUE_CEILING["ltd"])
+    up = 0.5 + 0.2 * plasticity.LTP_FRACTION / 2
+    np.testing.assert_allclose(new, [[0.4, up], [0.5, 0.5], [0.4, up]], rtol=1e-6)
+    assert plasticity.LTP_FRACTION < 1  # PF-alone LTP is the smaller change
+    # no climbing fiber and no parallel-fiber activity: nothing changes
+    none = plasticity.value_update(value, np.zeros((1, 3)), plasticity.ltd_teach(np.zeros((1, 2), bool)), 0.2, 1.0)
+    np.testing.assert_array_equal(none, value)
+    # bounds: depression stops at 0, potentiation at the ceiling 1
+    bounded = plasticity.value_update(value, h, plasticity.ltd_teach(spikes, ltp_fraction=20.0) * 10, 0.2, 1.0)
+    np.testing.assert_allclose(bounded[[0, 2]], [[0.0, 1.0], [0.0, 1.0]])
+    assert plasticity.VALUE_INIT["ltd"] == 0.5 and plasticity.READOUT["ltd"] == "least active"
