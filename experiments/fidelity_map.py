@@ -45,8 +45,9 @@ class Mechanism:
 
 
 MECHANISMS: tuple[Mechanism, ...] = (
-    Mechanism("adapted", "rate", "Eq. 13 set from the data (feedforward inhibition, b, L, gain, dt), coupled Golgi "
-              "cells, Golgi threshold calibrated to k (the default)", adapt={}),
+    Mechanism("adapted", "rate", "Eq. 13 set from the data (feedforward inhibition, b, L = 2 x the median gap between "
+              "the k-th and (k+1)-th drives, gain, dt), coupled Golgi cells, Golgi threshold calibrated to k (the "
+              "default)", adapt={}),
     Mechanism("adapted-uncoupled", "rate", "as adapted, Golgi cells not coupled: each granule cell is inhibited by "
               "its own random subset of 4 Golgi cells", circuit={"golgi_coupling": 0.0}, adapt={}),
     Mechanism("fixed-digits", "rate", "the former defaults set on digits (b 0.55, L 0.2, no feedforward "

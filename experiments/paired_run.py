@@ -17,11 +17,13 @@ from tqdm.auto import tqdm
 
 from ann import SDMLP
 from bio import CerebellarCircuit
+from bio.circuit import E_REST_MV
 from bridge.paired import PairedRecord, run_paired
 from experiments.config import PairedConfig
 from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_matrix, plot_fidelity
+from experiments.record import e_gaba_entry, plot_e_gaba, plot_raster, recorded_cells
 from experiments.registry import given
 from experiments.report import paired_report, paired_title, run_provenance
 from experiments.resources import check_model_memory
@@ -31,6 +33,8 @@ from experiments.tidy import COLUMNS, learner_rows
 from experiments.train import task_names
 
 NAMES = {"sdmlp": "SDMLP", "transfer": "circuit (transfer)", "native": "circuit (native)"}
+RASTER_INPUTS = 5  # fidelity inputs recorded for the report's raster at the end of a run
+RASTER_RATE_CELLS = 200  # rate mode: granule cells drawn (those with the largest drive), as traces are kept
 
 
 # The Golgi parameter calibrated and its search bracket: in rate mode Eq. 13's b_i; in spiking mode
@@ -77,7 +81,7 @@ def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, 
 
 
 def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: PairedConfig,
-           started: float | None = None) -> dict:
+           started: float | None = None, e_gaba: dict[str, list[dict]] | None = None) -> dict:
     names = task_names(stream)
     done = record.tasks_done
     learners = {}
@@ -107,6 +111,11 @@ def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: Paired
         path = rundir.file("plots/fidelity.png")
         plot_fidelity(record.fidelity, cfg.k, path)
         figures.insert(0, path)
+    if e_gaba:
+        write_json(rundir.file("e_gaba.json"), e_gaba)
+        plot_e_gaba(e_gaba, rundir.file("plots/e_gaba.png"), E_REST_MV)
+        figures.append(rundir.file("plots/e_gaba.png"))
+    figures.append(rundir.file("plots/raster.png"))  # once the run is complete (_raster)
     prov = run_provenance(rundir.path)
     report = paired_report(paired_title(cfg.dataset, len(stream), cfg.classes_per_task, cfg.mode, prov.get("seed", 0)),
                            cfg.model_dump(), metrics, fidelity, record.calibration, figures, provenance=prov,
@@ -124,7 +133,10 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
     checkpoint = rundir.prepare({**cfg.model_dump(), "seed": seed}, resume=resume, overwrite=overwrite,
                                 defaults=PairedConfig().model_dump())
     record = None
+    names = task_names(stream)
+    e_gaba = {p: [e_gaba_entry("start", c.e_gaba_mV())] for p, c in circuits.items()}
     if checkpoint is not None:
+        e_gaba = checkpoint.get("e_gaba", e_gaba)
         ann.load_state_dict(checkpoint["sdmlp"])
         for p, c in circuits.items():
             c.load_state_dict(checkpoint["circuits"][p])
@@ -135,10 +147,12 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
                disable=not progress)
 
     def on_task_end(rec: PairedRecord) -> None:
+        for p, c in circuits.items():
+            e_gaba[p].append(e_gaba_entry(names[rec.tasks_done - 1], c.e_gaba_mV()))
         rundir.save_checkpoint({"sdmlp": ann.state_dict(),
                                 "circuits": {p: c.state_dict() for p, c in circuits.items()},
-                                "record": dataclasses.asdict(rec)})
-        _write(rundir, rec, stream, cfg, started)
+                                "record": dataclasses.asdict(rec), "e_gaba": e_gaba})
+        _write(rundir, rec, stream, cfg, started, e_gaba)
         bar.update(1)
 
     try:
@@ -148,6 +162,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
                                            else None),
                             golgi_search=golgi_search(cfg.mode, cfg.golgi_model),
                             record=record, on_task_end=on_task_end, on_step=bar.set_postfix_str)
+        _raster(circuits, _fidelity_sample(stream, RASTER_INPUTS, seed), rundir.file("plots/raster.png"))
     except Exception:
         rundir.abandon()  # a new run that failed before its first checkpoint leaves nothing behind
         raise
@@ -155,8 +170,24 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
         bar.close()
         for circuit in circuits.values():
             circuit.close()  # stop worker processes
-    return {"seed": seed, "folder": str(rundir.path), "metrics": _write(rundir, record, stream, cfg, started),
-            "fidelity": record.fidelity}
+    return {"seed": seed, "folder": str(rundir.path),
+            "metrics": _write(rundir, record, stream, cfg, started, e_gaba), "fidelity": record.fidelity}
+
+
+def _raster(circuits: dict[str, CerebellarCircuit], x: np.ndarray, path: Path) -> None:
+    """The report's raster: the circuit (native if there is one) presented ``x`` after the last task. Spiking:
+    the spikes of every granule and Golgi cell; rate: Eq. 13's activity of the RASTER_RATE_CELLS granule cells
+    with the largest drive. None with the cpp_standalone target, which cannot take monitors."""
+    protocol = "native" if "native" in circuits else "transfer"
+    circuit = circuits[protocol]
+    if circuit.codegen_target == "cpp_standalone":
+        return
+    if circuit.mode == "spiking":
+        rec = circuit.record(x, variables={})
+    else:
+        cells = recorded_cells(x, circuit.address_, RASTER_RATE_CELLS)
+        rec = circuit.record(x, variables={"granule": ("act",)}, cells={"granule": cells})
+    plot_raster(rec, path, f"circuit ({protocol}) after the last task, {len(x)} test inputs")
 
 
 def run_pair(cfg: PairedConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,

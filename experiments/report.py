@@ -171,6 +171,15 @@ def _caption(stem: str, names: Mapping[str, str]) -> str:
         who = html.escape(names.get(key, key or "learner"))
         return (f"<b>Accuracy matrix R[i, j] of the {who}.</b> Row i: after training task i; column j: accuracy "
                 "on task j's test set. Values below the diagonal that fall from the diagonal are forgetting.")
+    if stem == "e_gaba":
+        return ("<b>The GABA switch over training.</b> E<sub>GABA</sub> of every granule cell (its chloride, Nernst, "
+                "with the HCO<sub>3</sub><sup>-</sup> share) at the start and after each task; above the resting "
+                "potential (dashed) Golgi GABA depolarises (young), below it inhibits (mature). Data: e_gaba.json.")
+    if stem == "raster":
+        return ("<b>Raster after the last task.</b> The circuit presented a few test inputs, laid end to end "
+                "(dashed lines part the presentations): spikes of every granule and Golgi cell (spiking mode) or "
+                "Eq. 13's activity of the granule cells with the largest drive (rate mode). <code>csdm record</code> "
+                "writes such recordings as NWB files.")
     return html.escape(stem.replace("_", " "))
 
 

@@ -111,7 +111,7 @@ def run_hypothesis(hypothesis: Hypothesis | str, *, seeds: int = 5, dataset: str
             folders[cond] = [Path(folder) for _, folder in p["runs"]]
             conditions[cond] = {"config": p["config"],
                                 "values": [float(h.measurement(Path(folder))) for _, folder in p["runs"]]}
-        commands = [shlex.join(command)] + [train_command(cfg, folder) for p in plan.values()
+        commands = [shlex.join(command)] + [train_command(cfg, _shown(folder)) for p in plan.values()
                                             for cfg, folder in p["runs"]]
     t = h.comparison(budget)
     a = conditions[t.a]["values"]
@@ -138,6 +138,13 @@ def run_hypothesis(hypothesis: Hypothesis | str, *, seeds: int = 5, dataset: str
     text = markdown_section(result, details, [f.relative_to(out) for f in files])
     atomic_write(out / "hypothesis.md", lambda f: f.write(text))
     return result
+
+
+def _shown(folder: str) -> str:
+    """A run folder as the commands show it: relative to the working directory when inside it (the tasks get
+    absolute paths, for remote workers)."""
+    path = Path(folder)
+    return path.relative_to(Path.cwd()).as_posix() if path.is_relative_to(Path.cwd()) else folder
 
 
 def _git_revision() -> str:

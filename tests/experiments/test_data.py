@@ -51,7 +51,7 @@ def test_env_var_is_used(tmp_path, monkeypatch):
 
 
 def test_missing_files_message(tmp_path):
-    with pytest.raises(DataError, match="get-mnist.sh") as exc:
+    with pytest.raises(DataError, match=r"cerebellar-sdm\[data\].*csdm data mnist DIR") as exc:
         load_dataset("mnist", tmp_path)
     assert "\n" not in str(exc.value)
 
