@@ -164,8 +164,18 @@ def run_map(mode: str, names: Sequence[str] | None, datasets: Sequence[tuple[str
                     stored = {"settings": vars(settings), "row": measure_cell(m, data, dataset, k, settings)}
                     write_json(path, stored)
                 rows.append(stored["row"])
-    write_outputs(rows, out)
+    write_outputs(stored_rows(out), out)  # the folder's map: every cell stored there, from any command
     return rows
+
+
+def stored_rows(out: Path) -> list[dict[str, Any]]:
+    """The row of every cell stored in ``out/cells``, by mode, dataset (digits, MNIST, Fashion-MNIST, then by
+    name), mechanism (in :data:`MECHANISMS` order) and k."""
+    datasets = ("digits", "mnist", "fashion-mnist")
+    order = {(m.mode, m.name): i for i, m in enumerate(MECHANISMS)}
+    rows = [json.loads(p.read_text())["row"] for p in sorted((out / "cells").glob("*.json"))]
+    return sorted(rows, key=lambda r: (r["mode"], datasets.index(r["dataset"]) if r["dataset"] in datasets else 3,
+                                       r["dataset"], order.get((r["mode"], r["mechanism"]), len(order)), r["k"]))
 
 
 def format_markdown(rows: Sequence[dict[str, Any]]) -> str:
