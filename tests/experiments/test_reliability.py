@@ -172,7 +172,14 @@ def test_results_are_readable_by_others_and_tidy(finished_run):
     assert len(table.query("metric == 'accuracy'")) == 15  # the lower triangle of a 5 x 5 matrix
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(*args, **kwargs):
+    """``csdm ARGS`` as a child process whose SIGINT acts as a terminal's Ctrl-C, even when the tests themselves
+    run where SIGINT is ignored (a background job of a shell); a test passes its own ``preexec_fn`` to change it."""
+    kwargs.setdefault("preexec_fn", _default_sigint)
     return subprocess.Popen([sys.executable, "-m", "experiments.cli", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
