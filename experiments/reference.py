@@ -6,7 +6,7 @@ sides with everything else equal and stores one small JSON per difference under 
 
     python -m experiments.reference run --data-dir /tmp/mnist --fashion-dir FASHION_DIR   # ~1 h on 2 busy cores
     python -m experiments.reference render                             # docs/reference-differences.md
-    python -m experiments.reference render --check                     # exit 1 if the page is stale
+    python -m experiments.docs --check                                 # exit 1 if the page is stale
 
 ``tests/experiments/test_reference_docs.py`` fails when the committed page differs from ``render``'s.
 """
@@ -309,19 +309,13 @@ def main(argv: list[str] | None = None) -> int:
                        "its rows into the stored file")
     run_p.add_argument("--seed", action="append", type=int, help="run this seed (repeatable) and merge its rows "
                        "into the stored file [default: 0]")
-    render_p = sub.add_parser("render", help="write docs/reference-differences.md from results/reference/")
-    render_p.add_argument("--check", action="store_true", help="exit 1 if the page differs from the results")
+    sub.add_parser("render", help="write docs/reference-differences.md from results/reference/")
     args = parser.parse_args(argv)
     if args.action == "run":
         run(args.only or sorted(DIFFERENCES), {"mnist": args.data_dir, "fashion-mnist": args.fashion_dir},
             only_variants=args.variant, seeds=args.seed)
         return 0
     text = render()
-    if args.check:
-        if not PAGE.exists() or PAGE.read_text() != text:
-            print(f"{PAGE} is stale; run python -m experiments.reference render", file=sys.stderr)
-            return 1
-        return 0
     PAGE.write_text(text)
     print(f"wrote {PAGE}")
     return 0

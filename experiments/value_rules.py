@@ -10,7 +10,7 @@ metrics are kept as one small JSON file under ``results/value-rules/``, and the 
     csdm train ...                                   # the commands :func:`command` prints, one per run
     python -m experiments.value_rules store RUN_FOLDER --dataset digits --rule ltd
     python -m experiments.value_rules render         # rewrites the table block of docs/value-rules.md
-    python -m experiments.value_rules render --check # exit 1 if the committed table differs
+    python -m experiments.docs --check               # exit 1 if the committed table differs
 
 ACC, BWT, forgetting and learning accuracy are :func:`experiments.metrics.summarize` of the accuracy matrix.
 """
@@ -128,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("run_folder", type=Path)
     st.add_argument("--dataset", required=True, choices=tuple(DATASETS))
     st.add_argument("--rule", required=True, choices=RULES)
-    r = sub.add_parser("render", help="rewrite the table in docs/value-rules.md from the stored results")
-    r.add_argument("--check", action="store_true", help="only check that the committed table is up to date")
+    sub.add_parser("render", help="rewrite the table in docs/value-rules.md from the stored results")
     args = parser.parse_args(argv)
     if args.action == "subset":
         print(f"written: {write_subset(args.data_dir, args.train, args.test, args.out)}")
@@ -138,12 +137,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         text = DOC.read_text()
         new = render_doc(text)
-        if args.check:
-            if new != text:
-                print(f"{DOC} is out of date: run `python -m experiments.value_rules render`", file=sys.stderr)
-                return 1
-            print(f"{DOC} is up to date")
-            return 0
         DOC.write_text(new)
         print(f"written: {DOC}")
     return 0
