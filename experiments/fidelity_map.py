@@ -60,6 +60,26 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "trains, no feedforward path (the former default), Golgi gain calibrated",
               circuit={"golgi_model": "lif", "mossy_firing": "poisson", "max_rate_hz": 200.0, "mossy_tau_ms": 12.0,
                        "gaba_tau_ms": 20.0, "mossy_golgi_nS": 0.0, "n_golgi": 4}),
+    # one default mechanism taken away (or, for the last three, one option added) at a time
+    Mechanism("lif-no-feedforward", "spiking", "as lif without the mossy -> Golgi feedforward excitation (Golgi cells "
+              "driven by the granule cells alone)", circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.0}),
+    Mechanism("lif-poisson", "spiking", "as lif with Poisson mossy trains instead of regular ones",
+              circuit={"golgi_model": "lif", "mossy_firing": "poisson"}),
+    Mechanism("lif-fast-mossy", "spiking", "as lif with Fore et al.'s 12 ms AMPA mossy conductance instead of the "
+              "40 ms (NMDA) one", circuit={"golgi_model": "lif", "mossy_tau_ms": 12.0}),
+    Mechanism("lif-fast-gaba", "spiking", "as lif with Fore et al.'s 20 ms phasic GABA instead of the 100 ms "
+              "spillover decay", circuit={"golgi_model": "lif", "gaba_tau_ms": 20.0}),
+    Mechanism("lif-4-golgi", "spiking", "as lif with 4 Golgi cells (Fore et al.'s count) instead of one per 100 "
+              "granule cells", circuit={"golgi_model": "lif", "n_golgi": 4}),
+    Mechanism("lif-tonic-gaba", "spiking", "as lif with Fore et al.'s 1 nS tonic GABA-A conductance of the granule "
+              "cells", circuit={"golgi_model": "lif", "tonic_gaba_nS": 1.0}),
+    Mechanism("lif-golgi-golgi", "spiking", "as lif with Golgi -> Golgi inhibition (connection probability 0.5, "
+              "2 nS quanta) against synchronous volleys",
+              circuit={"golgi_model": "lif", "golgi_golgi_p": 0.5, "golgi_golgi_nS": 2.0}),
+    Mechanism("lif-dendrites4", "spiking", "as lif with the dendrites4 anatomy: 4 mossy fibers per granule cell and "
+              "Golgi cells with local territories", circuit={"golgi_model": "lif", "anatomy": "dendrites4"}),
+    Mechanism("lif-200ms", "spiking", "as lif with 200 ms presentations (the last 50 ms read) instead of 100 ms",
+              circuit={"golgi_model": "lif", "presentation_ms": 200.0}),
     Mechanism("population", "spiking", "Eq. 13's rate unit as the Golgi population, driven by the granule spike "
               "trains (not spiking Golgi cells), Golgi gain calibrated", circuit={"golgi_model": "population"}),
 )

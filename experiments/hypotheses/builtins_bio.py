@@ -159,8 +159,11 @@ register(Hypothesis(
 
 
 def _native_record(config: dict, seed: int) -> dict:
-    """acc, forgetting, learning_acc, final dead fraction and clamp level of the bio-rate circuit trained on the
-    stream, Golgi loop closed (``golgi``: feedback) or clamped to its mean level (clamped); cached per process."""
+    """acc, forgetting, learning_acc, dead fraction and clamp level of the bio-rate circuit trained on the stream,
+    Golgi loop closed (``golgi``: feedback, the default) or clamped to its mean level (clamped), GABA switching by
+    chloride transport from the young state (``gaba``: switch, the default) or mature from the start (mature);
+    cached per process. The dead fraction: cells never active on any training input of any task after the last
+    task (``bridge.evaluation.learner_dead_fraction``, the SDMLP's measure in gaba-switch-prevents-dead-neurons)."""
     return _native_cached(json.dumps(config, sort_keys=True), seed)
 
 
@@ -174,21 +177,25 @@ def _native_cached(config_json: str, seed: int) -> dict:
     from experiments.streams import class_incremental
 
     config = json.loads(config_json)
-    cfg = TrainConfig(**{k: v for k, v in config.items() if k != "golgi"}, model="bio-rate", seed=seed)
+    from bridge.evaluation import learner_dead_fraction
+
+    cfg = TrainConfig(**{k: v for k, v in config.items() if k not in ("golgi", "gaba")}, model="bio-rate", seed=seed)
     stream = class_incremental(load_dataset(cfg.dataset, cfg.data_dir), cfg.classes_per_task, cfg.class_order,
                                cfg.seed)
     circuit = get_method("bio-rate").build(cfg, stream.n_inputs, stream.n_classes)
     set_up_from_data(circuit, cfg, stream)  # Eq. 13 from the data, as `csdm train --model bio-rate` does
     level = None
-    if config["golgi"] == "clamped":  # the mean feedback inhibition of the mature circuit over every training input
+    if config.get("gaba") == "mature":  # GABA-A inhibitory from the first presentation: no chloride switch
+        circuit.mature()
+    if config.get("golgi") == "clamped":  # the mean feedback inhibition of the mature circuit over every training input
         young = circuit.state_dict()
         circuit.mature()
         level = circuit.clamp_golgi(np.concatenate([t.x_train for t in stream]))
         circuit.load_state_dict({**young, "golgi_clamp": level})
     record = train_stream(circuit, stream, cfg.epochs_per_task, eval_every=cfg.epochs_per_task, progress=False)
+    dead = float(learner_dead_fraction(circuit, np.concatenate([t.x_train for t in stream])))
     circuit.close()
-    return {**summarize(record.accuracy_matrix), "dead_fraction": float(record.dead_fraction[-1]),
-            "golgi_clamp": level}
+    return {**summarize(record.accuracy_matrix), "dead_fraction": dead, "golgi_clamp": level}
 
 
 def _native_details(result: dict, folders) -> dict:
@@ -217,6 +224,24 @@ register(Hypothesis(
             "clamp_golgi on the mature circuit over every training input, then trained from the young state)",
     simulate=lambda config, seed: _native_record(config, seed)["forgetting"],
     test=Comparison("permutation", a="feedback", b="clamped", alternative="less"),
+    details=_native_details,
+    needs_data=True,
+    budget_overrides={b: _native_base(b) for b in ("tiny", "small", "paper")},
+))
+
+
+register(Hypothesis(
+    name="chloride-switch-prevents-dead-cells",
+    claim="In the natively learning circuit, the GABA switch by chloride transport (GABA excitatory while a granule "
+          "cell's chloride is high, inhibitory once its own activity has raised KCC2) leaves fewer dead granule "
+          "cells than GABA inhibitory from the first presentation.",
+    source="Bricken et al. ICLR 2023, App. B (Eq. 12: the GABA switch against dead neurons); the biology: Ben-Ari "
+           "2002, Nat Rev Neurosci 3:728; Gozel & Gerstner 2021, Neuron 109:3178 (activity-dependent switch)",
+    conditions={"switch": {"gaba": "switch"}, "mature": {"gaba": "mature"}},
+    measure="fraction of granule cells never active on any training input of any task after the last task, "
+            "bio-rate circuit",
+    simulate=lambda config, seed: _native_record(config, seed)["dead_fraction"],
+    test=Comparison("permutation", a="switch", b="mature", alternative="less"),
     details=_native_details,
     needs_data=True,
     budget_overrides={b: _native_base(b) for b in ("tiny", "small", "paper")},

@@ -95,6 +95,9 @@ SOURCE_SAYS = {
                             "the SDMLP, which forgets less than a ReLU MLP (Tables 7/8)",
     "golgi-feedback-needed": "App. C.1: Golgi feedback inhibition implements the SDMLP's Top-K, and how Top-K "
                              "inhibits changes forgetting (Table 2)",
+    "chloride-switch-prevents-dead-cells": "App. B: the GABA switch leaves fewer dead neurons than inhibition from "
+                                           "the start (Eq. 12; in the brain, the switch follows each cell's "
+                                           "activity: Gozel & Gerstner 2021)",
 }
 
 
