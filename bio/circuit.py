@@ -181,6 +181,7 @@ class CerebellarCircuit:
         Golgi quantum (default 0.15 nS; 0 removes the projection). tonic_gaba_nS: granule tonic GABA
         (default: the cell set's, 0 in "fore2020-notonic", 1 nS in "fore2020"). golgi_golgi_p / _nS: Golgi -> Golgi
         inhibition (default off). golgi_threshold_sd_mV: spread of the LIF Golgi thresholds (default 0).
+        golgi_noise_mV: sd of each LIF Golgi cell's independent membrane noise (default 0: none).
     batch_size : presentations per learning batch (plasticity is applied after each); default 100.
     copies : presentations simulated side by side (independent circuit copies) in one Brian2 run; a
         batch is simulated in runs of ``copies``, spread over the workers; default min(50, batch_size).
@@ -259,6 +260,7 @@ class CerebellarCircuit:
         golgi_golgi_p: float = 0.0,
         golgi_golgi_nS: float = 1.0,
         golgi_threshold_sd_mV: float = 0.0,
+        golgi_noise_mV: float = 0.0,
         batch_size: int = 100,
         copies: int | None = None,
         codegen_target: str = "numpy",
@@ -365,6 +367,7 @@ class CerebellarCircuit:
         self.golgi_golgi_p = _checks.nonnegative("golgi_golgi_p", golgi_golgi_p)
         self.golgi_golgi_nS = _checks.nonnegative("golgi_golgi_nS", golgi_golgi_nS)
         self.golgi_threshold_sd_mV = _checks.nonnegative("golgi_threshold_sd_mV", golgi_threshold_sd_mV)
+        self.golgi_noise_mV = _checks.nonnegative("golgi_noise_mV", golgi_noise_mV)
         lif = spiking and self.golgi_model == "lif"
         if graph is not None:
             given = dict(n_golgi=n_golgi, sparse_dendrites=sparse_dendrites, anatomy=self.anatomy != "global" or None,
@@ -617,7 +620,7 @@ class CerebellarCircuit:
             else:
                 factory = SpikingLoop
                 args = (self.graph, copies, self.dt_ms, self.codegen_target, self.mossy_firing, self.golgi_model,
-                        self.cell_params)
+                        self.cell_params, self.golgi_noise_mV > 0)
             if self.n_workers == 1:
                 self._loop = factory(*args)
             else:
@@ -687,7 +690,8 @@ class CerebellarCircuit:
             gain=self.golgi_gain,
             V_th_golgi=self.cell_params.golgi.V_th + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV,
             **mechanism_namespace(self.mossy_nS, self.mossy_tau_ms, self.gaba_tau_ms, self.mossy_golgi_nS,
-                                  self.tonic_gaba_nS, self.golgi_golgi_nS, self.golgi_threshold_sd_mV),
+                                  self.tonic_gaba_nS, self.golgi_golgi_nS, self.golgi_threshold_sd_mV,
+                                  self.golgi_noise_mV),
             b_i=self.golgi_threshold,
             tau_i=self.tau_golgi_ms * b2.ms,
         )

@@ -58,6 +58,7 @@ CONSTANTS = dict(
     tau_gaba_golgi=20 * b2.ms,  # Golgi -> Golgi GABA decay (Fore et al.'s tau_i)
     E_gaba_golgi=-75 * b2.mV,  # Golgi GABA reversal (Fore et al.'s E_i)
     golgi_threshold_sd=0 * b2.mV,  # spread of the Golgi cells' thresholds (times graph's threshold_z)
+    sigma_golgi=0 * b2.mV,  # sd of each Golgi cell's independent membrane noise (equations.GOLGI_LIF_NOISE)
 )
 MOSSY_FIRING = ("poisson", "regular")
 GOLGI_MODELS = ("lif", "population")
@@ -86,7 +87,8 @@ MOSSY_GOLGI_NS = 0.06
 
 
 def mechanism_namespace(mossy_nS: float, mossy_tau_ms: float, gaba_tau_ms: float, mossy_golgi_nS: float,
-                        tonic_gaba_nS: float, golgi_golgi_nS: float, golgi_threshold_sd_mV: float) -> dict:
+                        tonic_gaba_nS: float, golgi_golgi_nS: float, golgi_threshold_sd_mV: float,
+                        golgi_noise_mV: float = 0.0) -> dict:
     """The run namespace entries of the spiking mechanisms (Brian2 quantities).
 
     ``mossy_nS`` is the quantum of a mossy spike with Fore et al.'s 12 ms decay; with another
@@ -100,6 +102,7 @@ def mechanism_namespace(mossy_nS: float, mossy_tau_ms: float, gaba_tau_ms: float
         g_tonic=tonic_gaba_nS * b2.nS,
         q_golgi_golgi=golgi_golgi_nS * b2.nS,
         golgi_threshold_sd=golgi_threshold_sd_mV * b2.mV,
+        sigma_golgi=golgi_noise_mV * b2.mV,
     )
 
 
@@ -118,11 +121,13 @@ class SpikingLoop:
         ``equations.GRANULE_GABA_POPULATION``; coupled as in rate mode by :func:`bio.golgi.golgi_coupling`).
     cell_params : the granule, Golgi and synapse constants (:mod:`bio.params`; a name or a ``CellParams``). They
         replace ``CONSTANTS``' cell values; the run namespace (the circuit's mechanisms) overrides both.
+    golgi_noise : LIF Golgi cells with independent membrane noise (``equations.GOLGI_LIF_NOISE``, Euler-Maruyama;
+        its sd is the namespace's ``sigma_golgi``), desynchronising their volleys.
     """
 
     def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy",
                  mossy_firing: str = "poisson", golgi_model: str = "lif",
-                 cell_params: str | CellParams = DEFAULT_CELL_PARAMS) -> None:
+                 cell_params: str | CellParams = DEFAULT_CELL_PARAMS, golgi_noise: bool = False) -> None:
         self.cells = get_cell_params(cell_params)
         self.target = target
         self.mossy_firing = mossy_firing
@@ -155,11 +160,11 @@ class SpikingLoop:
         if lif:
             self.golgi = b2.NeuronGroup(
                 n_copies * self.n_golgi,
-                equations.GOLGI_LIF,
+                equations.GOLGI_LIF_NOISE if golgi_noise else equations.GOLGI_LIF,
                 threshold="v > V_th_golgi + dth",
                 reset="v = V_reset_golgi",
                 refractory=self.cells.golgi.refractory,
-                method="exponential_euler",
+                method="euler" if golgi_noise else "exponential_euler",
                 dt=dt,
             )
             coupling = (

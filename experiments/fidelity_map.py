@@ -78,6 +78,8 @@ MECHANISMS: tuple[Mechanism, ...] = (
               circuit={"golgi_model": "lif", "golgi_golgi_p": 0.5, "golgi_golgi_nS": 2.0}),
     Mechanism("lif-dendrites4", "spiking", "as lif with the dendrites4 anatomy: 4 mossy fibers per granule cell and "
               "Golgi cells with local territories", circuit={"golgi_model": "lif", "anatomy": "dendrites4"}),
+    Mechanism("lif-golgi-noise", "spiking", "as lif with independent membrane noise of 3 mV sd in each Golgi cell "
+              "(against synchronous volleys)", circuit={"golgi_model": "lif", "golgi_noise_mV": 3.0}),
     Mechanism("lif-200ms", "spiking", "as lif with 200 ms presentations (the last 50 ms read) instead of 100 ms",
               circuit={"golgi_model": "lif", "presentation_ms": 200.0}),
     Mechanism("population", "spiking", "Eq. 13's rate unit as the Golgi population, driven by the granule spike "
