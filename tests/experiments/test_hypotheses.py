@@ -173,7 +173,8 @@ def recompute(c: Comparison, a, b) -> tuple[float, float | None]:
     return effect, p
 
 
-NATIVE = ["bio-forgets-like-sdm", "golgi-feedback-needed", "chloride-switch-prevents-dead-cells"]  # the circuit learns the stream: minutes even at tiny
+# the circuit learns the stream: minutes even at tiny
+NATIVE = ["bio-forgets-like-sdm", "golgi-feedback-needed", "chloride-switch-prevents-dead-cells"]
 BUILTINS = ["stale-momentum", "subtract-beats-mask", "k-tradeoff", "kplus1-tracks-mean",
             "gaba-switch-prevents-dead-neurons", "neurons-specialise", "optimizer-dead-neurons", "manifold-tiling",
             "four-dendrites", "golgi-constant-k", *NATIVE]
