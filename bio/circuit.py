@@ -168,8 +168,8 @@ class CerebellarCircuit:
         mature 3-10 mM, checked), tau_cl_ms the chloride time constant at the mature set point (it sets
         the transport capacity), hco3_permeability P_HCO3/P_Cl for the GHK E_GABA. Rate mode loads chloride
         through the GABA-A current from the Golgi inhibition it computes (gaba_load_nS per unit, driven
-        from rest); spiking mode integrates the same ODE between batches without the GABA load (the
-        spiking loop does not return its GABA conductances).
+        from rest); spiking mode loads it with each cell's GABA-A conductance (phasic and tonic) averaged over
+        the presentation in the Brian2 simulation, driven from rest as in rate mode.
     mossy_nS, granule_golgi_nS, golgi_granule_nS, golgi_threshold_scale_mV : spiking synaptic
         quanta and the voltage per unit golgi_threshold. mossy_nS is the quantum with Fore et al.'s 12 ms
         decay; each mossy spike keeps that charge whatever mossy_tau_ms.
@@ -500,11 +500,10 @@ class CerebellarCircuit:
                                                   self.chloride_params)
         self.activity_count_ += active.sum(axis=0)
 
-    def _gaba_load_nS(self, h: np.ndarray, drive: np.ndarray) -> np.ndarray | None:
+    def _gaba_load_nS(self, h: np.ndarray, drive: np.ndarray) -> np.ndarray:
         """Rate mode: each cell's GABA-A conductance in each presentation, gaba_load_nS x the inhibition
-        Eq. 13 gives it at the activity ``h`` reached, W_IE gain [W_EI^T h - b_i]_+ + f; spiking: None."""
-        if self.mode != "rate":
-            return None
+        Eq. 13 gives it at the activity ``h`` reached, W_IE gain [W_EI^T h - b_i]_+ + f (spiking mode measures
+        the conductance in the simulation: ``SpikingLoop.run`` with ``gaba``)."""
         if self.golgi_clamp is not None:  # the open-loop ablation: a constant inhibition in place of W_IE i
             inhibition = np.full(h.shape, self.golgi_clamp)
         else:
@@ -602,9 +601,11 @@ class CerebellarCircuit:
         norm = np.linalg.norm(x, axis=1, keepdims=True)
         return x / np.where(norm > 0, norm, 1.0)
 
-    def _simulate(self, x_unit: np.ndarray, rng: np.random.Generator | None, inhibition: bool = False) -> np.ndarray:
+    def _simulate(self, x_unit: np.ndarray, rng: np.random.Generator | None, inhibition: bool = False,
+                  gaba: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Post-inhibition granule activity for unit-norm mossy input rows, in simulation batches (rate mode
-        with ``inhibition``: the inhibition W_IE i + f each granule cell receives at the end instead).
+        with ``inhibition``: the inhibition W_IE i + f each granule cell receives at the end instead; spiking
+        mode with ``gaba``: also each cell's mean GABA-A conductance over the presentation, in nS).
 
         The rows are simulated in runs of ``copies`` presentations, in order; spiking mode draws each
         run's Poisson seed from ``rng`` (rate mode draws nothing). With ``n_workers`` > 1 the runs go to
@@ -626,16 +627,21 @@ class CerebellarCircuit:
             else:
                 warm = self._run_args(np.zeros((1, self.n_inputs)), seed=0)
                 self._loop = LoopPool(self.n_workers, factory, args, warm, self.codegen_target)
-        extra = (False, True) if inhibition else ()  # RateLoop.run's monitor, inhibition
+        # RateLoop.run's monitor and inhibition; SpikingLoop.run's GABA conductances
+        extra = (False, True) if inhibition else (True,) if gaba else ()
         batches = (self._run_args(x_unit[s : s + copies], self._spike_seed(rng)) + extra
                    for s in range(0, len(x_unit), copies))
         if isinstance(self._loop, LoopPool):
             out = self._loop.map(batches)
         else:
             out = [self._loop.run(*args) for args in batches]
+        empty = np.zeros((0, self.n_neurons), np.float32)
         if inhibition:
             out = [inh for _, inh in out]
-        return np.concatenate(out) if out else np.zeros((0, self.n_neurons), np.float32)
+        elif gaba:
+            return (np.concatenate([h for h, _ in out]) if out else empty,
+                    np.concatenate([g for _, g in out]) if out else empty)
+        return np.concatenate(out) if out else empty
 
     def _fit_step(self, x_unit: np.ndarray) -> None:
         """Rate mode with no step given: shorten ``dt_ms`` to :func:`bio.golgi.stable_dt_ms` (a tenth of the
@@ -724,8 +730,11 @@ class CerebellarCircuit:
             order = self._rng.permutation(len(x_unit))
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                h = self._simulate(x_unit[rows], self._rng)  # (batch, n_neurons)
-                gaba = self._gaba_load_nS(h, x_unit[rows] @ self.address_)  # chloride load, before plasticity
+                if self.mode == "spiking":  # (batch, n_neurons) activity, and the GABA-A conductances that load chloride
+                    h, gaba = self._simulate(x_unit[rows], self._rng, gaba=True)
+                else:
+                    h = self._simulate(x_unit[rows], self._rng)
+                    gaba = self._gaba_load_nS(h, x_unit[rows] @ self.address_)  # chloride load, before plasticity
                 if start == 0 and epoch == start_epoch:
                     self._check_alive(h, x_unit[rows])
                 if self.value_rule == "ltd":  # the labelled class's climbing fiber fires a complex spike

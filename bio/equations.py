@@ -53,9 +53,13 @@ GOLGI_TO_GRANULE_RATE = "w : 1\ninh_post = w * act_pre : 1 (summed)"
 GRANULE_LIF = """
 dv/dt = (g_L * (E_L - v) + g_e * (E_e - v) + (g_gaba + g_tonic) * (E_gaba - v)) / C_m : volt (unless refractory)
 dg_e/dt = -g_e / tau_mossy : siemens
+dgaba_time/dt = g_gaba + g_tonic : farad
 E_gaba : volt
 count : 1
 """
+# gaba_time: the cell's GABA-A conductance integrated over the presentation (siemens x second, i.e. farad); over
+# the presentation's duration it is the mean conductance whose chloride current loads or drains the cell
+# (bio/chloride.py, Eq. 1's GABA term).
 GRANULE_RESET = "v = V_reset\ncount += int(t >= t_read)"
 
 # The granule GABA conductance, one of two: from LIF Golgi cells, a quantum per Golgi spike

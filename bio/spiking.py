@@ -206,14 +206,16 @@ class SpikingLoop:
         read_ms: float,
         namespace: dict,
         seed: int,
-    ) -> np.ndarray:
+        gaba: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Simulate one presentation per row of ``rates_hz`` (batch <= n_copies, n_inputs).
 
         ``namespace`` supplies q_mossy, q_granule, q_golgi (siemens), gain and V_th_golgi; the
         population Golgi also reads b_i and tau_i (Eq. 13's threshold and time constant).
 
         Returns the granule activity (rate in the last ``read_ms`` x refractory period),
-        (batch, n_neurons) float32.
+        (batch, n_neurons) float32; with ``gaba`` also each cell's GABA-A conductance (phasic and tonic) averaged
+        over the presentation, in nS, (batch, n_neurons): the chloride load of ``bio.chloride.integrate``.
         """
         batch = len(rates_hz)
         padded = np.zeros((self.n_copies, self.n_inputs))
@@ -231,6 +233,7 @@ class SpikingLoop:
         self.granule.v_ = float(self.cells.granule.E_L)
         self.granule.g_e_ = 0.0
         self.granule.count_ = 0.0
+        self.granule.gaba_time_ = 0.0
         self.granule.lastspike_ = -1e9  # no refractoriness carried over from the last presentation
         # half a step early: spikes fall on whole steps, so the window holds the same steps whatever the
         # network's clock reads (t grows over runs; t >= t_read at the boundary step would depend on rounding)
@@ -253,4 +256,8 @@ class SpikingLoop:
             b2.seed(seed)
             self.network.run(duration_ms * b2.ms, namespace=ns)
         counts = self.granule.count_[:].reshape(self.n_copies, self.n_neurons)[:batch]
-        return (counts / (read_ms * 1e-3) * float(self.cells.granule.refractory)).astype(np.float32)
+        activity = (counts / (read_ms * 1e-3) * float(self.cells.granule.refractory)).astype(np.float32)
+        if not gaba:
+            return activity
+        mean_nS = self.granule.gaba_time_[:].reshape(self.n_copies, self.n_neurons)[:batch] / (duration_ms * 1e-3)
+        return activity, mean_nS * 1e9

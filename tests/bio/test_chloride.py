@@ -237,6 +237,41 @@ def test_rate_mode_gaba_load_is_the_eq13_inhibition():
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-15)
 
 
+def _spiking(**kwargs) -> bio.CerebellarCircuit:
+    return bio.CerebellarCircuit(8, 30, 2, mode="spiking", seed=0, codegen_target="numpy", batch_size=6,
+                                 presentation_ms=20.0, read_ms=10.0, **kwargs)
+
+
+def test_spiking_gaba_load_is_the_mean_simulated_conductance():
+    """The spiking loop's GABA load: each cell's GABA-A conductance averaged over the presentation. With the
+    Golgi cells silenced (gain ~0) only the tonic conductance is left, 1 nS in every cell; with them, the
+    phasic quanta add to it."""
+    x = np.random.default_rng(2).random((6, 8))
+    loads = {}
+    for gain in (1e-9, None):
+        c = _spiking(tonic_gaba_nS=1.0, **({} if gain is None else {"golgi_gain": gain}))
+        c.mature()
+        _, loads[gain] = c._simulate(c._mossy(x), np.random.default_rng(0), gaba=True)
+    assert loads[1e-9].shape == (6, 30)
+    np.testing.assert_allclose(loads[1e-9], 1.0, rtol=1e-6)
+    assert loads[None].mean() > 1.5
+
+
+def test_spiking_learning_loads_chloride_with_the_simulated_conductance():
+    """fit_task in spiking mode passes the simulated GABA-A conductance to the chloride ODE: with the Golgi
+    cells silenced, 1 nS of tonic GABA and no maturation (s huge), [Cl]_i ends where bio.chloride.integrate
+    takes it with g = 1 nS in every presentation, and measurably away from transport alone."""
+    x, y = np.random.default_rng(3).random((6, 8)), np.array([0, 1] * 3)
+    c = _spiking(tonic_gaba_nS=1.0, golgi_gain=1e-9, switch_count=1e12, tau_cl_ms=50.0)
+    start = c.chloride_mM_.copy()
+    c.fit_task(x, y, epochs=1)
+    m = np.zeros((6, 30))
+    loaded, _ = chloride.integrate(start, m, np.ones((6, 30)), E_REST_MV, 20.0, c.chloride_params)
+    transport, _ = chloride.integrate(start, m, None, E_REST_MV, 20.0, c.chloride_params)
+    np.testing.assert_allclose(c.chloride_mM_, loaded, rtol=1e-5)
+    assert np.abs(loaded - transport).min() > 1e-3 * start.mean()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
