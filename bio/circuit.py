@@ -730,7 +730,8 @@ class CerebellarCircuit:
             order = self._rng.permutation(len(x_unit))
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                if self.mode == "spiking":  # (batch, n_neurons) activity, and the GABA-A conductances that load chloride
+                # (batch, n_neurons) activity, and the GABA-A conductances that load chloride
+                if self.mode == "spiking":
                     h, gaba = self._simulate(x_unit[rows], self._rng, gaba=True)
                 else:
                     h = self._simulate(x_unit[rows], self._rng)
