@@ -174,10 +174,10 @@ Comput Biol 7:e1002149; Duesterwald et al. 2018, eLife 7:e39575). (4): the chlor
 current; in rate mode g_GABA is `gaba_load` times the Eq. 13 inhibition each cell receives, driven from
 rest (v = E_L); in spiking mode g_GABA is each cell's GABA-A conductance (Golgi quanta and tonic GABA)
 averaged over the presentation in the Brian2 simulation, driven from rest as well. (7): C counts the
-presentations in which the cell was active (Eq. 12's C); the young and mature transporter levels split one capacity G so that transport alone settles at the young and
-mature set points, and G sets the chloride time constant tau_cl at the mature set point. (1) is integrated
-between batches of presentations (RK4), because the presentations of a batch run side by side as
-independent copies of the circuit.
+presentations in which the cell was active (Eq. 12's C); the young and mature transporter levels split
+one capacity G so that transport alone settles at the young and mature set points, and G sets the chloride
+time constant tau_cl at the mature set point. (1) is integrated between batches of presentations (RK4),
+because the presentations of a batch run side by side as independent copies of the circuit.
 
 ## Parameters
 
