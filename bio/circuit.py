@@ -18,19 +18,14 @@ import brian2 as b2
 import networkx as nx
 import numpy as np
 
-from bio import _checks, chloride, params, plasticity
-from bio.brian import CODEGEN_TARGETS
+from bio import _checks, chloride, groups, params, plasticity
 from bio.golgi import DT_LIMIT, RateLoop, golgi_input_weights, reached_loop_gain, stable_dt_ms
+from bio.plasticity import VALUE_INIT
 from bio.purkinje import PurkinjeLayer
 from bio.recording import Recording, record_runs
 from bio.spiking import (
     CONSTANTS,
-    GABA_TAU_MS,
-    GOLGI_MODELS,
     GRANULE_PER_GOLGI,
-    MOSSY_FIRING,
-    MOSSY_GOLGI_NS,
-    MOSSY_TAU_MS,
     SpikingLoop,
     mechanism_namespace,
 )
@@ -71,6 +66,12 @@ COUNT_TOLERANCE = 1.0
 
 class CerebellarCircuit:
     """Mossy fibers -> granule cells (Golgi feedback inhibition) -> Purkinje cells, climbing-fiber taught.
+
+    The parameters after ``seed`` are grouped by population (:mod:`bio.groups`): ``granule``, ``golgi``,
+    ``mossy``, ``chloride``, ``plasticity`` and ``simulation``, each a validated model whose fields carry their
+    unit, bounds and the source of their default (``docs/cell-params.md`` has the table). Pass a group
+    (``golgi=GolgiGroup(golgi_gain=3.0)`` or a mapping of its fields) or any field by name (``golgi_gain=3.0``);
+    both go through the same schema, and ``circuit.groups`` keeps what was given. The fields:
 
     Parameters
     ----------
@@ -216,162 +217,77 @@ class CerebellarCircuit:
         n_outputs: int,
         mode: str = "rate",
         seed: int = 0,
-        golgi_gain: float | None = None,
-        golgi_threshold: float | None = None,
-        granule_threshold: float = 0.55,
-        smoothing: float = 0.2,
-        feedforward_inhibition: float = 0.0,
-        golgi_clamp: float | None = None,
-        tau_granule_ms: float = 10.0,
-        tau_golgi_ms: float = 2.0,
-        golgi_coupling: float = 1.0,
-        n_golgi: int | None = None,
-        p_golgi: float = 0.9,
-        sparse_dendrites: int | None = None,
-        presentation_ms: float | None = None,
-        dt_ms: float | None = None,
-        read_ms: float = 50.0,
-        max_rate_hz: float = 1000.0,
-        mossy_firing: str = "regular",
-        golgi_model: str = "lif",
-        lr_value: float = 0.1,
-        lr_address: float = 0.01,
-        value_rule: str = "error",
-        purkinje_norm: str = "none",
-        active_threshold: float | None = None,
-        switch_count: float = 200.0,
-        switch_threshold: float = 0.05,
-        tau_cl_ms: float = 500.0,
-        e_cl_young_mV: float = -42.0,
-        e_cl_mature_mV: float = -90.0,
-        e_hco3_mV: float = -18.0,
-        hco3_permeability: float = 0.2,
-        cl_out_mM: float = 130.0,
-        temperature_c: float = 37.0,
-        gaba_load_nS: float = 0.01,
-        mossy_nS: float = 0.5,
-        granule_golgi_nS: float = 2.0,
-        golgi_granule_nS: float = 1.0,
-        golgi_threshold_scale_mV: float = 10.0,
-        mossy_tau_ms: float = MOSSY_TAU_MS,
-        gaba_tau_ms: float = GABA_TAU_MS,
-        mossy_golgi_nS: float = MOSSY_GOLGI_NS,
-        tonic_gaba_nS: float | None = None,
-        golgi_golgi_p: float = 0.0,
-        golgi_golgi_nS: float = 1.0,
-        golgi_threshold_sd_mV: float = 0.0,
-        golgi_noise_mV: float = 0.0,
-        batch_size: int = 100,
-        copies: int | None = None,
-        codegen_target: str = "numpy",
-        n_workers: int = 1,
+        *,
+        granule: groups.GranuleGroup | Mapping[str, Any] | None = None,
+        golgi: groups.GolgiGroup | Mapping[str, Any] | None = None,
+        mossy: groups.MossyGroup | Mapping[str, Any] | None = None,
+        chloride: groups.ChlorideGroup | Mapping[str, Any] | None = None,
+        plasticity: groups.PlasticityGroup | Mapping[str, Any] | None = None,
+        simulation: groups.SimulationGroup | Mapping[str, Any] | None = None,
         cell_params: str | params.CellParams = params.DEFAULT,
         anatomy: str = "global",
         graph: nx.DiGraph | None = None,
+        **settings: Any,
     ) -> None:
         self.n_inputs = _checks.count("n_inputs", n_inputs)
         self.n_neurons = _checks.count("n_neurons", n_neurons, 2)
         self.n_outputs = _checks.count("n_outputs", n_outputs, 2)
         self.mode = _checks.choice("mode", mode, MODES)
-        self.codegen_target = _checks.choice("codegen_target", codegen_target, CODEGEN_TARGETS)
-        if self.mode == "spiking" and self.codegen_target == "cpp_standalone":
+        self.seed = int(seed)
+        self.groups = groups.settings_groups(
+            dict(granule=granule, golgi=golgi, mossy=mossy, chloride=chloride, plasticity=plasticity,
+                 simulation=simulation), **settings)
+        for group in self.groups.values():  # the circuit's working values, which calibration may move
+            for name, value in group:
+                setattr(self, name, value)
+        spiking = self.mode == "spiking"
+        if spiking and self.codegen_target == "cpp_standalone":
             raise ValueError(
                 "The 'codegen_target' parameter of CerebellarCircuit: 'cpp_standalone' is implemented for "
                 "mode='rate' only. Use 'cython' (or 'numpy') for mode='spiking'."
             )
-        self.seed = int(seed)
         self.cell_params = params.get_cell_params(cell_params)
         if self.mode == "rate" and self.cell_params != params.get_cell_params(params.DEFAULT):
             raise ValueError(f"The 'cell_params' parameter of CerebellarCircuit ({self.cell_params.name!r}) sets the "
                              "spiking cells; rate mode's Eq. 13 units have no membrane constants. Use mode='spiking'.")
         self.anatomy = _checks.choice("anatomy", anatomy, ANATOMIES)
-        self.golgi_model = _checks.choice("golgi_model", golgi_model, GOLGI_MODELS)
         if self.golgi_model == "population" and self.mode == "rate":
             raise ValueError(
                 "The 'golgi_model' parameter of CerebellarCircuit: 'population' is for mode='spiking' "
                 "(rate mode's Golgi is always Eq. 13's rate unit). Use 'lif' or mode='spiking'."
             )
         default_gain = 30.0 if self.mode == "rate" else DEFAULT_SPIKING_GAIN[self.golgi_model]
-        self.golgi_gain = _checks.positive("golgi_gain", default_gain if golgi_gain is None else golgi_gain)
-        if golgi_threshold is None:
-            golgi_threshold = 0.0 if self.golgi_model == "population" else 0.01
-        if not np.isfinite(golgi_threshold):
-            raise ValueError(
-                "The 'golgi_threshold' parameter of CerebellarCircuit must be finite. "
-                f"Got {golgi_threshold!r}."
-            )
-        self.golgi_threshold = float(golgi_threshold)
-        self.granule_threshold = float(granule_threshold)
-        self.smoothing = _checks.positive("smoothing", smoothing)
-        self.feedforward_inhibition = _checks.nonnegative("feedforward_inhibition", feedforward_inhibition)
-        if self.mode == "spiking" and feedforward_inhibition > 0:
+        self.golgi_gain = default_gain if self.golgi_gain is None else self.golgi_gain
+        if self.golgi_threshold is None:
+            self.golgi_threshold = 0.0 if self.golgi_model == "population" else 0.01
+        if spiking and self.feedforward_inhibition > 0:
             raise ValueError("The 'feedforward_inhibition' parameter of CerebellarCircuit is implemented in rate "
                              "mode only; spiking mode's Golgi cells see the granule cells alone.")
-        if golgi_clamp is not None and (self.mode != "rate" or not np.isfinite(golgi_clamp) or golgi_clamp < 0):
+        if self.golgi_clamp is not None and spiking:
             raise ValueError("The 'golgi_clamp' parameter of CerebellarCircuit must be None or a finite inhibition "
-                             f">= 0, in rate mode only. Got {golgi_clamp!r} (mode={self.mode!r}).")
-        self.golgi_clamp = None if golgi_clamp is None else float(golgi_clamp)
-        self.tau_granule_ms = _checks.positive("tau_granule_ms", tau_granule_ms)
-        self.tau_golgi_ms = _checks.positive("tau_golgi_ms", tau_golgi_ms)
-        if not 0.0 <= golgi_coupling <= 1.0:
-            raise ValueError("The 'golgi_coupling' parameter of CerebellarCircuit must be in [0, 1]. "
-                             f"Got {golgi_coupling!r}.")
-        self.golgi_coupling = float(golgi_coupling)
-        spiking = self.mode == "spiking"
-        self.presentation_ms = _checks.positive(
-            "presentation_ms", presentation_ms or (100.0 if spiking else 50.0)
-        )
+                             f">= 0, in rate mode only. Got {self.golgi_clamp!r} (mode={self.mode!r}).")
+        self.presentation_ms = self.presentation_ms or (100.0 if spiking else 50.0)
         # rate mode without a given step: start at 0.4 ms and shorten it to the inputs' loop stiffness (_fit_step)
-        self.auto_dt = dt_ms is None and not spiking
-        self.dt_ms = _checks.positive("dt_ms", dt_ms or (0.1 if spiking else 0.4))
+        self.auto_dt = self.dt_ms is None and not spiking
+        self.dt_ms = self.dt_ms or (0.1 if spiking else 0.4)
         self._check_time()
-        self.read_ms = min(_checks.positive("read_ms", read_ms), self.presentation_ms)
-        self.max_rate_hz = _checks.positive("max_rate_hz", max_rate_hz)
-        self.mossy_firing = _checks.choice("mossy_firing", mossy_firing, MOSSY_FIRING)
-        self.lr_value = _checks.positive("lr_value", lr_value)
-        if lr_value >= 2:
-            raise ValueError("The 'lr_value' parameter of CerebellarCircuit must be < 2: the normalised delta rule "
-                             f"overshoots the target by more than it corrects beyond that. Got {lr_value!r}.")
-        self.lr_address = _checks.nonnegative("lr_address", lr_address)  # 0 freezes the address
-        self.value_rule = _checks.choice("value_rule", value_rule, plasticity.VALUE_RULES)
-        self.purkinje_norm = _checks.choice("purkinje_norm", purkinje_norm, tuple(plasticity.PURKINJE_NORMS))
+        self.read_ms = min(self.read_ms, self.presentation_ms)
         if self.purkinje_norm != "none" and self.value_rule != "target":
             raise ValueError(
-                f"The 'purkinje_norm' parameter of CerebellarCircuit ({purkinje_norm!r}) needs value_rule='target': "
-                "the error rule would chase a target the scaled output cannot reach, its weights growing without end."
+                f"The 'purkinje_norm' parameter of CerebellarCircuit ({self.purkinje_norm!r}) needs "
+                "value_rule='target': the error rule would chase a target the scaled output cannot reach, its "
+                "weights growing without end."
             )
-        if active_threshold is None:
-            active_threshold = 1.0 / self.read_ms if spiking else 0.05
-        self.active_threshold = _checks.positive("active_threshold", active_threshold)
-        self.switch_count = _checks.positive("switch_count", switch_count)
-        self.switch_threshold = _checks.positive("switch_threshold", switch_threshold)
-        self.tau_cl_ms = _checks.positive("tau_cl_ms", tau_cl_ms)
-        self.e_cl_young_mV, self.e_cl_mature_mV = float(e_cl_young_mV), float(e_cl_mature_mV)
-        self.e_hco3_mV = float(e_hco3_mV)
-        self.hco3_permeability = _checks.positive("hco3_permeability", hco3_permeability)
-        self.cl_out_mM = _checks.positive("cl_out_mM", cl_out_mM)
-        self.temperature_c = float(temperature_c)
-        self.gaba_load_nS = _checks.nonnegative("gaba_load_nS", gaba_load_nS)
+        if self.active_threshold is None:
+            self.active_threshold = 1.0 / self.read_ms if spiking else 0.05
         self.chloride_params = self._chloride_params()
-        self.mossy_nS = _checks.positive("mossy_nS", mossy_nS)
-        self.granule_golgi_nS = _checks.positive("granule_golgi_nS", granule_golgi_nS)
-        self.golgi_granule_nS = _checks.positive("golgi_granule_nS", golgi_granule_nS)
-        self.golgi_threshold_scale_mV = _checks.positive("golgi_threshold_scale_mV", golgi_threshold_scale_mV)
-        # spiking Top-K mechanisms (bio/spiking.py; inert in rate mode)
-        self.mossy_tau_ms = _checks.positive("mossy_tau_ms", mossy_tau_ms)
-        self.gaba_tau_ms = _checks.positive("gaba_tau_ms", gaba_tau_ms)
-        self.mossy_golgi_nS = _checks.nonnegative("mossy_golgi_nS", mossy_golgi_nS)
-        if tonic_gaba_nS is None:  # the cell set's
-            tonic_gaba_nS = float(self.cell_params.granule.g_tonic / b2.nS)
-        self.tonic_gaba_nS = _checks.nonnegative("tonic_gaba_nS", tonic_gaba_nS)
-        self.golgi_golgi_p = _checks.nonnegative("golgi_golgi_p", golgi_golgi_p)
-        self.golgi_golgi_nS = _checks.nonnegative("golgi_golgi_nS", golgi_golgi_nS)
-        self.golgi_threshold_sd_mV = _checks.nonnegative("golgi_threshold_sd_mV", golgi_threshold_sd_mV)
-        self.golgi_noise_mV = _checks.nonnegative("golgi_noise_mV", golgi_noise_mV)
+        if self.tonic_gaba_nS is None:  # the cell set's
+            self.tonic_gaba_nS = float(self.cell_params.granule.g_tonic / b2.nS)
         lif = spiking and self.golgi_model == "lif"
+        n_golgi = self.n_golgi
         if graph is not None:
-            given = dict(n_golgi=n_golgi, sparse_dendrites=sparse_dendrites, anatomy=self.anatomy != "global" or None,
-                         golgi_golgi_p=golgi_golgi_p or None)
+            given = dict(n_golgi=n_golgi, sparse_dendrites=self.sparse_dendrites,
+                         anatomy=self.anatomy != "global" or None, golgi_golgi_p=self.golgi_golgi_p or None)
             if any(v is not None for v in given.values()):
                 raise ValueError(f"The 'graph' parameter of CerebellarCircuit fixes the wiring; leave "
                                  f"{', '.join(k for k, v in given.items() if v is not None)} unset.")
@@ -380,9 +296,7 @@ class CerebellarCircuit:
             n_golgi = min(self.n_neurons, max(GOLGI_PER_GRANULE, round(self.n_neurons / GRANULE_PER_GOLGI_CELL)))
         elif n_golgi is None:
             n_golgi = max(1, round(self.n_neurons / GRANULE_PER_GOLGI)) if lif else 4
-        self.n_workers = _checks.count("n_workers", n_workers)
-        self.batch_size = _checks.count("batch_size", batch_size)
-        self.copies = _checks.count("copies", min(50, self.batch_size) if copies is None else copies)
+        self.copies = min(50, self.batch_size) if self.copies is None else self.copies
         if self.n_workers > 1 and self.codegen_target == "cpp_standalone":
             raise ValueError(
                 "The 'n_workers' parameter of CerebellarCircuit must be 1 with codegen_target='cpp_standalone' "
@@ -390,8 +304,8 @@ class CerebellarCircuit:
             )
 
         self.graph = graph if graph is not None else circuit_graph(
-            self.n_inputs, self.n_neurons, self.n_outputs, n_golgi, p_golgi, sparse_dendrites, self.seed,
-            mossy_golgi=lif and self.mossy_golgi_nS > 0, golgi_golgi=golgi_golgi_p if lif else 0.0,
+            self.n_inputs, self.n_neurons, self.n_outputs, n_golgi, self.p_golgi, self.sparse_dendrites, self.seed,
+            mossy_golgi=lif and self.mossy_golgi_nS > 0, golgi_golgi=self.golgi_golgi_p if lif else 0.0,
             anatomy=self.anatomy,
         )
         self.graph.nodes["golgi"]["coupling"] = self.golgi_coupling  # read by bio.golgi.RateLoop
@@ -400,7 +314,7 @@ class CerebellarCircuit:
         self._rng = np.random.default_rng(self.seed)  # wiring, address, presentation order, learning's spikes
         address = self._rng.random((self.n_inputs, self.n_neurons)) * self._dendrites
         self.address_ = (address / np.linalg.norm(address, axis=0, keepdims=True)).astype(np.float32)
-        self.value_ = np.full((self.n_neurons, self.n_outputs), plasticity.VALUE_INIT[self.value_rule], np.float32)
+        self.value_ = np.full((self.n_neurons, self.n_outputs), VALUE_INIT[self.value_rule], np.float32)
         self._purkinje_layer: PurkinjeLayer | None = None  # Brian2 Purkinje cells, built on first use
         self.activity_count_ = np.zeros(self.n_neurons, np.int64)
         self.chloride_mM_ = np.full(self.n_neurons, float(self.chloride_params.cl_young / b2.mM))

@@ -91,8 +91,8 @@ dth : volt
 """
 # ... with independent membrane noise per Golgi cell: an Ornstein-Uhlenbeck fluctuation of sd sigma_golgi around
 # the deterministic trajectory of the resting membrane (time constant C_g / g_Lg), standing in for the background
-# synaptic and channel noise of Golgi cells in vivo (membrane fluctuations of a few mV: Holtzman et al. 2006,
-# J Physiol 574:491; Vos et al. 1999, Eur J Neurosci 11:2621: irregular firing in vivo). Integrated by Euler-Maruyama.
+# synaptic and channel noise behind the irregular firing of Golgi cells in vivo (Vos et al. 1999, Eur J Neurosci
+# 11:2621; Holtzman et al. 2006, J Physiol 574:491). Integrated by Euler-Maruyama.
 GOLGI_LIF_NOISE = GOLGI_LIF.replace(
     "g_i * (E_gaba_golgi - v)) / C_g : volt",
     "g_i * (E_gaba_golgi - v)) / C_g + sigma_golgi * sqrt(2 * g_Lg / C_g) * xi : volt")

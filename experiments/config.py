@@ -27,6 +27,19 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the option and the fix."""
 
 
+NOT_CIRCUIT = ("batch_size",)  # config fields named as a circuit field that mean something else (the SDMLP's batch)
+
+
+def check_circuit(config: BaseModel, groups: dict[str, dict[str, Any]] | None = None) -> None:
+    """Validate a config's circuit settings with the circuit's own schema (:mod:`bio.groups`): the fields it
+    shares with the groups (where set) on top of ``groups``. Raises ValueError naming the field."""
+    from bio.groups import GROUP_OF, settings_groups
+
+    flat = {name: getattr(config, name) for name in type(config).model_fields
+            if name in GROUP_OF and name not in NOT_CIRCUIT and getattr(config, name) is not None}
+    settings_groups(groups, owner="the circuit", **flat)
+
+
 class CircuitLearning(BaseModel):
     """The circuit's local learning rules and Purkinje read-out, shared by ``csdm train`` (bio-rate, bio-spiking)
     and ``csdm run`` (the native circuit; the transfer circuit runs the SDMLP's weights and read-out as they are)."""
@@ -127,6 +140,10 @@ class TrainConfig(CircuitLearning):
     wiring: str | None = Field(None, description="a wiring of your own: the .graphml file written by "
                                "experiments.wiring_io.save_wiring, its .npz beside it (None: sampled from --anatomy) "
                                "(bio-rate, bio-spiking)")
+    circuit: dict[str, dict[str, Any]] | None = Field(
+        None, description="the circuit's parameter groups, from a TOML config's [circuit.GROUP] tables (GROUP: "
+        "granule, golgi, mossy, chloride, plasticity, simulation; fields and sources: docs/cell-params.md); the "
+        "options above win where both set a field (bio-rate, bio-spiking)")
     # SDMLP ablations (Table 2); the defaults are the SDMLP
     nonnegative: bool = Field(True, description="clamp SDMLP weights >= 0 (False: 'negative weights' ablation)")
     l2_normalize: bool = Field(True, description="L2-normalise SDMLP inputs and addresses (False: 'no L2 norm')")
@@ -162,6 +179,14 @@ class TrainConfig(CircuitLearning):
         if self.gaba_s is not None and self.anneal_epochs:
             raise ValueError("use either --gaba-s (Eq. 12) or --anneal-epochs (Eq. 4), not both; "
                              "set --anneal-epochs 0 with --gaba-s")
+        return self
+
+    @model_validator(mode="after")
+    def _circuit_schema(self) -> TrainConfig:
+        if self.model.startswith("bio"):
+            check_circuit(self, self.circuit)
+        elif self.circuit:
+            raise ValueError(f"[circuit] tables set the Brian2 circuit; --model {self.model} has none")
         return self
 
     @model_validator(mode="after")
@@ -253,6 +278,7 @@ class PairedConfig(CircuitLearning):
         if self.protocol == "transfer" and given_native:
             flags = ", ".join("--" + name.replace("_", "-") for name in given_native)
             raise ValueError(f"{flags} set the native circuit's learning; --protocol transfer has no native circuit")
+        check_circuit(self)
         return self
 
 

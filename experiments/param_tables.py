@@ -78,7 +78,52 @@ def cell_params_markdown() -> str:
     lines = [_HEADER.format(default=DEFAULT, units=", ".join(UNITS)).rstrip("\n"), "", *_ranges_table()]
     for cell_params in CELL_PARAMS.values():
         lines += ["", *_set_table(cell_params)]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", *_groups_section()]) + "\n"
+
+
+_GROUPS_HEADER = """## Circuit parameter groups
+
+Everything else the circuit takes is grouped by population in `bio/groups.py`: granule, golgi, mossy,
+chloride, plasticity and simulation, each a validated model (pydantic) whose fields carry a unit, bounds and
+the source of their default. In Python, pass a group or any field by name:
+
+```python
+from bio import CerebellarCircuit
+from bio.groups import GolgiGroup
+
+CerebellarCircuit(64, 1000, 10, golgi=GolgiGroup(golgi_coupling=0.5), tau_cl_ms=200.0)
+```
+
+`csdm train --model bio-rate|bio-spiking --config run.toml` takes the same groups as `[circuit.GROUP]`
+tables, validated by the same schema (a command-line option wins where both set a field):
+
+```toml
+model = "bio-rate"
+
+[circuit.chloride]
+tau_cl_ms = 200.0
+
+[circuit.golgi]
+golgi_coupling = 0.5
+```
+
+A default of None is resolved by the circuit from its mode (the meaning column says how); Eq. 13's b, L,
+w_ff and the Golgi gain and threshold are set from the data before a run (`CerebellarCircuit.adapt_to`,
+`bridge.calibrate`)."""
+
+
+def _groups_section() -> list[str]:
+    """The circuit's parameter groups (:func:`bio.groups.group_table`), one table per group."""
+    from bio.groups import GROUPS, group_table
+
+    lines = [_GROUPS_HEADER]
+    rows = group_table()
+    for group, model in GROUPS.items():
+        lines += ["", f"### `{group}`: {model.__doc__.splitlines()[0]}", "",
+                  "| parameter | meaning | default | unit | bounds | source |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['parameter']} | {r['meaning']} | {r['default']} | {r['unit']} | {r['bounds']} | "
+                  f"{r['source']} |" for r in rows if r["group"] == group]
+    return lines
 
 
 def resolve_cell_params(value: str):

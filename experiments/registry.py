@@ -98,11 +98,10 @@ def _fly(c: TrainConfig, n_inputs: int, n_outputs: int) -> FlyModel:
                     seed=c.seed)
 
 
-# TrainConfig fields passed to the circuit under their own names (it refuses combinations its mode cannot run)
-_CIRCUIT = ("codegen_target", "golgi_gain", "golgi_threshold", "golgi_model", "max_rate_hz", "mossy_firing")
-# None: the circuit's own default
-_LEARNING = tuple(CircuitLearning.model_fields)  # lr_address, value_rule, purkinje_norm
-_CIRCUIT_IF_SET = ("granule_threshold", "smoothing", "feedforward_inhibition", "anatomy", *_LEARNING)
+# TrainConfig fields passed to the circuit under their own names where set (it refuses combinations its mode
+# cannot run); CircuitLearning's: lr_address, value_rule, purkinje_norm
+_CIRCUIT = ("codegen_target", "golgi_gain", "golgi_threshold", "golgi_model", "max_rate_hz", "mossy_firing",
+            "granule_threshold", "smoothing", "feedforward_inhibition", "anatomy", *CircuitLearning.model_fields)
 _CIRCUIT_FILES = ("cell_params", "wiring")  # a name or a file: resolved by _circuit_files
 
 
@@ -123,9 +122,16 @@ def _bio(mode: str) -> Callable[[TrainConfig, int, int], Learner]:
 
     return lambda c, n_inputs, n_outputs: CerebellarCircuit(
         n_inputs, c.n_neurons, n_outputs, mode=mode, seed=c.seed, n_workers=c.bio_workers,
-        **{name: getattr(c, name) for name in _CIRCUIT},
-        **given(**{name: getattr(c, name) for name in _CIRCUIT_IF_SET}), **_circuit_files(c),
+        **given(**{name: getattr(c, name) for name in _CIRCUIT}), **_circuit_files(c),
+        **_groups(c),
     )
+
+
+def _groups(c: TrainConfig) -> dict:
+    """The parameter groups of a TOML config's [circuit.GROUP] tables, less the fields passed by name above (the
+    options win: the circuit applies named fields on top of the groups, and a None option means its default)."""
+    return {group: {k: v for k, v in fields.items() if k not in _CIRCUIT or getattr(c, k) is None}
+            for group, fields in (c.circuit or {}).items()}
 
 
 def set_up_from_data(learner: Learner, config: TrainConfig, stream: TaskStream, n_inputs: int = 200) -> dict | None:
@@ -177,8 +183,8 @@ MODELS: dict[str, Method] = {
     "sdmlp+ewc": Method(lambda c, n, o: _sdmlp(c, n, o, _ewc(c)), (*_SDM, "reg_coef", "beta", "ewc_anchors")),
     "sdmlp+mas": Method(lambda c, n, o: _sdmlp(c, n, o, _mas(c)), (*_SDM, "reg_coef", "importance_scale")),
     "oracle": Method(_relu, _TRAINING, joint),
-    "bio-rate": Method(_bio("rate"), ("bio_workers", *_CIRCUIT, *_CIRCUIT_IF_SET, *_CIRCUIT_FILES)),
-    "bio-spiking": Method(_bio("spiking"), ("bio_workers", *_CIRCUIT, *_CIRCUIT_IF_SET, *_CIRCUIT_FILES)),
+    "bio-rate": Method(_bio("rate"), ("bio_workers", *_CIRCUIT, *_CIRCUIT_FILES, "circuit")),
+    "bio-spiking": Method(_bio("spiking"), ("bio_workers", *_CIRCUIT, *_CIRCUIT_FILES, "circuit")),
 }
 
 

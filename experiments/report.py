@@ -77,13 +77,16 @@ def run_provenance(folder: str | Path) -> dict[str, Any]:
 
 
 def circuit_defaults() -> dict[str, Any]:
-    """The cerebellar circuit's constructor defaults: what a ``None`` option of ``csdm run`` resolves to."""
+    """The cerebellar circuit's parameter defaults (every field of :mod:`bio.groups`): what a ``None`` option of
+    ``csdm run`` resolves to."""
     import inspect
 
     from bio import CerebellarCircuit
+    from bio.groups import GROUPS
 
-    return {name: p.default for name, p in inspect.signature(CerebellarCircuit.__init__).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    signature = {name: p.default for name, p in inspect.signature(CerebellarCircuit.__init__).parameters.items()
+                 if p.default is not inspect.Parameter.empty and name not in GROUPS}
+    return {**signature, **{name: f.default for model in GROUPS.values() for name, f in model.model_fields.items()}}
 
 
 def resolved_config(config: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[tuple[str, str]]:
