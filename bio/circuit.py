@@ -179,7 +179,7 @@ class CerebellarCircuit:
         ``docs/spiking-topk.md``). mossy_tau_ms: decay of the mossy -> granule conductance (default 40 ms,
         the NMDA component; Fore et al.'s AMPA-only 12 ms to switch off). gaba_tau_ms: Golgi -> granule
         GABA decay (default 100 ms, spillover; Fore et al. 20 ms). mossy_golgi_nS: feedforward mossy ->
-        Golgi quantum (default 0.15 nS; 0 removes the projection). tonic_gaba_nS: granule tonic GABA
+        Golgi quantum (default 0.06 nS; 0 removes the projection). tonic_gaba_nS: granule tonic GABA
         (default: the cell set's, 0 in "fore2020-notonic", 1 nS in "fore2020"). golgi_golgi_p / _nS: Golgi -> Golgi
         inhibition (default off). golgi_threshold_sd_mV: spread of the LIF Golgi thresholds (default 0).
         golgi_noise_mV: sd of each LIF Golgi cell's independent membrane noise (default 0: none).

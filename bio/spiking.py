@@ -15,9 +15,10 @@ Poisson 200 Hz trains) the LIF cells fire in lockstep and their GABA volleys lea
 active sets (Jaccard 0.01 against Top-K on digits). The Top-K mechanisms below (circuit defaults,
 each a Brian2 pathway or time constant, measured in ``docs/spiking-topk.md``) make the LIF loop
 graded: regular 1 kHz mossy trains, a slow (NMDA) mossy conductance, slow spillover GABA, one
-Golgi cell per 100 granule cells and feedforward mossy -> Golgi excitation (Jaccard ~0.70 on
-digits, ~0.44 on MNIST at k = 10 of 1,000). Optional, off by default: tonic GABA, Golgi -> Golgi
-inhibition and heterogeneous Golgi thresholds.
+Golgi cell per 100 granule cells and feedforward mossy -> Golgi excitation (their Jaccard against
+Top-K, each removed in turn: ``csdm fidelity --mode spiking``, stored in docs/spiking-topk.md). Optional,
+off by default: tonic GABA, Golgi -> Golgi inhibition, heterogeneous Golgi thresholds and Golgi membrane
+noise.
 
 The reported activity of a granule cell is its firing rate in the read window times the
 refractory period (the fraction of its maximal rate), comparable to Eq. 13's tanh in [0, 1].

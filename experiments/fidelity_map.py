@@ -50,14 +50,14 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "default)", adapt={}),
     Mechanism("adapted-uncoupled", "rate", "as adapted, Golgi cells not coupled: each granule cell is inhibited by "
               "its own random subset of 4 Golgi cells", circuit={"golgi_coupling": 0.0}, adapt={}),
-    Mechanism("fixed-digits", "rate", "the former defaults set on digits (b 0.55, L 0.2, no feedforward "
+    Mechanism("fixed-digits", "rate", "fixed settings tuned on digits (b 0.55, L 0.2, no feedforward "
               "inhibition, integrated at a stable 0.05 ms), Golgi threshold calibrated to k",
               circuit={"granule_threshold": 0.55, "smoothing": 0.2, "feedforward_inhibition": 0.0, "dt_ms": 0.05}),
     Mechanism("lif", "spiking", "LIF Golgi cells, one per 100 granule cells, regular 1 kHz mossy trains, slow "
               "mossy (40 ms) and spillover GABA (100 ms) conductances, mossy -> Golgi feedforward excitation "
               "(the default; docs/spiking-topk.md), Golgi gain calibrated", circuit={"golgi_model": "lif"}),
     Mechanism("lif-fore2020", "spiking", "4 LIF Golgi cells with Fore et al. 2020's synapses, Poisson 200 Hz mossy "
-              "trains, no feedforward path (the former default), Golgi gain calibrated",
+              "trains, no feedforward path (Fore et al.'s circuit without the Top-K mechanisms), Golgi gain calibrated",
               circuit={"golgi_model": "lif", "mossy_firing": "poisson", "max_rate_hz": 200.0, "mossy_tau_ms": 12.0,
                        "gaba_tau_ms": 20.0, "mossy_golgi_nS": 0.0, "n_golgi": 4}),
     # one default mechanism taken away (or, for the last three, one option added) at a time
