@@ -82,6 +82,9 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "(against synchronous volleys)", circuit={"golgi_model": "lif", "golgi_noise_mV": 3.0}),
     Mechanism("lif-200ms", "spiking", "as lif with 200 ms presentations (the last 50 ms read) instead of 100 ms",
               circuit={"golgi_model": "lif", "presentation_ms": 200.0}),
+    Mechanism("lif-dendrites4-200ms", "spiking", "as lif with both the dendrites4 anatomy and 200 ms presentations "
+              "(the two options that helped on their own)",
+              circuit={"golgi_model": "lif", "anatomy": "dendrites4", "presentation_ms": 200.0}),
     Mechanism("population", "spiking", "Eq. 13's rate unit as the Golgi population, driven by the granule spike "
               "trains (not spiking Golgi cells), Golgi gain calibrated", circuit={"golgi_model": "population"}),
 )
