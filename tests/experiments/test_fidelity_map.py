@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from experiments.cli import app
-from experiments.fidelity_map import COLUMNS, format_markdown, get_mechanism, read_rows
+from experiments.fidelity_map import COLUMNS, MECHANISMS, format_markdown, get_mechanism, read_rows
 
 ARGS = ["--mode", "rate", "--mechanism", "rate:adapted", "--mechanism", "rate:adapted-uncoupled", "--n-neurons",
         "300", "--k", "5", "--inputs", "40", "--codegen-target", "numpy", "--quiet"]
@@ -63,3 +63,13 @@ def test_stored_maps_regenerate(pytestconfig):
     stored = sorted(Path(pytestconfig.rootpath, "results").glob("*/fidelity_map.csv"))
     for csv_path in stored:
         assert (csv_path.parent / "fidelity_map.md").read_text() == format_markdown(read_rows(csv_path)), csv_path
+
+
+@pytest.mark.parametrize("m", MECHANISMS, ids=lambda m: f"{m.mode}:{m.name}")
+def test_every_mechanism_builds_its_circuit(m):
+    """Each mechanism's switches are circuit parameters its mode accepts (checked by the circuit's schema)."""
+    from bio import CerebellarCircuit
+
+    c = CerebellarCircuit(64, 200, 10, mode=m.mode, seed=0, **m.circuit)
+    for name, value in m.circuit.items():
+        assert getattr(c, name) == value
