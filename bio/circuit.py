@@ -183,6 +183,7 @@ class CerebellarCircuit:
         (default: the cell set's, 0 in "fore2020-notonic", 1 nS in "fore2020"). golgi_golgi_p / _nS: Golgi -> Golgi
         inhibition (default off). golgi_threshold_sd_mV: spread of the LIF Golgi thresholds (default 0).
         golgi_noise_mV: sd of each LIF Golgi cell's independent membrane noise (default 0: none).
+        golgi_gap_nS: gap-junction conductance between each pair of LIF Golgi cells (default 0: none).
     batch_size : presentations per learning batch (plasticity is applied after each); default 100.
     copies : presentations simulated side by side (independent circuit copies) in one Brian2 run; a
         batch is simulated in runs of ``copies``, spread over the workers; default min(50, batch_size).
@@ -535,7 +536,7 @@ class CerebellarCircuit:
             else:
                 factory = SpikingLoop
                 args = (self.graph, copies, self.dt_ms, self.codegen_target, self.mossy_firing, self.golgi_model,
-                        self.cell_params, self.golgi_noise_mV > 0)
+                        self.cell_params, self.golgi_noise_mV > 0, self.golgi_gap_nS > 0)
             if self.n_workers == 1:
                 self._loop = factory(*args)
             else:
@@ -611,7 +612,7 @@ class CerebellarCircuit:
             V_th_golgi=self.cell_params.golgi.V_th + self.golgi_threshold * self.golgi_threshold_scale_mV * b2.mV,
             **mechanism_namespace(self.mossy_nS, self.mossy_tau_ms, self.gaba_tau_ms, self.mossy_golgi_nS,
                                   self.tonic_gaba_nS, self.golgi_golgi_nS, self.golgi_threshold_sd_mV,
-                                  self.golgi_noise_mV),
+                                  self.golgi_noise_mV, self.golgi_gap_nS),
             b_i=self.golgi_threshold,
             tau_i=self.tau_golgi_ms * b2.ms,
         )

@@ -97,6 +97,18 @@ GOLGI_LIF_NOISE = GOLGI_LIF.replace(
     "g_i * (E_gaba_golgi - v)) / C_g : volt",
     "g_i * (E_gaba_golgi - v)) / C_g + sigma_golgi * sqrt(2 * g_Lg / C_g) * xi : volt")
 
+# Electrical coupling of Golgi cells (gap junctions, connexin 36: Dugue et al. 2009, Neuron 61:126), each pair of
+# Golgi cells of a circuit coupled by g_gap; with sparse excitation it desynchronises the network (Vervaeke et al.
+# 2010, Neuron 67:435). The coupling current enters the Golgi membrane equation as I_gap (golgi_with_gap).
+GOLGI_GAP = "I_gap_post = g_gap * (v_pre - v_post) : amp (summed)"
+
+
+def golgi_with_gap(eqs: str) -> str:
+    """A Golgi membrane equation (GOLGI_LIF or GOLGI_LIF_NOISE) with the gap-junction current I_gap added."""
+    coupled = eqs.replace("g_i * (E_gaba_golgi - v)) / C_g", "g_i * (E_gaba_golgi - v) + I_gap) / C_g", 1)
+    return coupled + "I_gap : amp\n"
+
+
 # Regular mossy fibers (the alternative to Poisson trains): each fiber is a phase oscillator that
 # fires whenever its phase crosses 1, i.e. a perfectly regular train at `rates`. Vestibular
 # primary afferents, a main mossy fiber source, include highly regular fibers (Goldberg &

@@ -83,6 +83,8 @@ class GolgiGroup(_Group):
                                   "probability, spiking (0: none)", ge=0, le=1)
     golgi_golgi_nS: float = _field(1.0, "nS", "Hull & Regehr 2012, Neuron 73:149", "Golgi -> Golgi quantum", ge=0)
     golgi_threshold_sd_mV: float = _field(0.0, "mV", ENGINE, "spread of the LIF Golgi thresholds", ge=0)
+    golgi_gap_nS: float = _field(0.0, "nS", "Dugue et al. 2009, Neuron 61:126; Vervaeke et al. 2010, Neuron 67:435",
+                                 "gap-junction conductance between each pair of LIF Golgi cells (0: none)", ge=0)
     golgi_noise_mV: float = _field(0.0, "mV", "Vos et al. 1999, Eur J Neurosci 11:2621", "sd of each LIF Golgi "
                                    "cell's independent membrane noise", ge=0)
 

@@ -60,6 +60,7 @@ CONSTANTS = dict(
     E_gaba_golgi=-75 * b2.mV,  # Golgi GABA reversal (Fore et al.'s E_i)
     golgi_threshold_sd=0 * b2.mV,  # spread of the Golgi cells' thresholds (times graph's threshold_z)
     sigma_golgi=0 * b2.mV,  # sd of each Golgi cell's independent membrane noise (equations.GOLGI_LIF_NOISE)
+    g_gap=0 * b2.nS,  # gap-junction conductance between each pair of Golgi cells (equations.GOLGI_GAP)
 )
 MOSSY_FIRING = ("poisson", "regular")
 GOLGI_MODELS = ("lif", "population")
@@ -89,7 +90,7 @@ MOSSY_GOLGI_NS = 0.06
 
 def mechanism_namespace(mossy_nS: float, mossy_tau_ms: float, gaba_tau_ms: float, mossy_golgi_nS: float,
                         tonic_gaba_nS: float, golgi_golgi_nS: float, golgi_threshold_sd_mV: float,
-                        golgi_noise_mV: float = 0.0) -> dict:
+                        golgi_noise_mV: float = 0.0, golgi_gap_nS: float = 0.0) -> dict:
     """The run namespace entries of the spiking mechanisms (Brian2 quantities).
 
     ``mossy_nS`` is the quantum of a mossy spike with Fore et al.'s 12 ms decay; with another
@@ -104,6 +105,7 @@ def mechanism_namespace(mossy_nS: float, mossy_tau_ms: float, gaba_tau_ms: float
         q_golgi_golgi=golgi_golgi_nS * b2.nS,
         golgi_threshold_sd=golgi_threshold_sd_mV * b2.mV,
         sigma_golgi=golgi_noise_mV * b2.mV,
+        g_gap=golgi_gap_nS * b2.nS,
     )
 
 
@@ -124,11 +126,14 @@ class SpikingLoop:
         replace ``CONSTANTS``' cell values; the run namespace (the circuit's mechanisms) overrides both.
     golgi_noise : LIF Golgi cells with independent membrane noise (``equations.GOLGI_LIF_NOISE``, Euler-Maruyama;
         its sd is the namespace's ``sigma_golgi``), desynchronising their volleys.
+    golgi_gap : LIF Golgi cells coupled pairwise by gap junctions of the namespace's ``g_gap`` (every pair of a
+        circuit copy; ``equations.GOLGI_GAP``).
     """
 
     def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy",
                  mossy_firing: str = "poisson", golgi_model: str = "lif",
-                 cell_params: str | CellParams = DEFAULT_CELL_PARAMS, golgi_noise: bool = False) -> None:
+                 cell_params: str | CellParams = DEFAULT_CELL_PARAMS, golgi_noise: bool = False,
+                 golgi_gap: bool = False) -> None:
         self.cells = get_cell_params(cell_params)
         self.target = target
         self.mossy_firing = mossy_firing
@@ -159,9 +164,10 @@ class SpikingLoop:
             self.dendrites, self.mossy, self.granule, equations.MOSSY_TO_GRANULE_SPIKE, dt, None
         )
         if lif:
+            golgi_eqs = equations.GOLGI_LIF_NOISE if golgi_noise else equations.GOLGI_LIF
             self.golgi = b2.NeuronGroup(
                 n_copies * self.n_golgi,
-                equations.GOLGI_LIF_NOISE if golgi_noise else equations.GOLGI_LIF,
+                equations.golgi_with_gap(golgi_eqs) if golgi_gap else golgi_eqs,
                 threshold="v > V_th_golgi + dth",
                 reset="v = V_reset_golgi",
                 refractory=self.cells.golgi.refractory,
@@ -184,6 +190,12 @@ class SpikingLoop:
             if graph.has_edge("golgi", "golgi"):
                 coupling += (self._synapses(graph.edges["golgi", "golgi"]["mask"], self.golgi, self.golgi,
                                             equations.GOLGI_TO_GOLGI_SPIKE, dt, "golgi"),)
+            if golgi_gap:  # every pair of Golgi cells of a copy, both directions (the current is symmetric)
+                pairs = ~np.eye(self.n_golgi, dtype=bool)
+                gap = b2.Synapses(self.golgi, self.golgi, model=equations.GOLGI_GAP, dt=dt)
+                i, j = block_synapses(pairs, self.n_copies, self.n_golgi, self.n_golgi)
+                gap.connect(i=i, j=j)
+                coupling += (gap,)
             self.threshold_z = np.tile(graph.nodes["golgi"].get("threshold_z", np.zeros(self.n_golgi)), n_copies)
         else:
             self.golgi = b2.NeuronGroup(n_copies * self.n_golgi, equations.GOLGI_RATE, method="euler", dt=dt)

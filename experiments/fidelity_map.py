@@ -80,6 +80,8 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "Golgi cells with local territories", circuit={"golgi_model": "lif", "anatomy": "dendrites4"}),
     Mechanism("lif-golgi-noise", "spiking", "as lif with independent membrane noise of 3 mV sd in each Golgi cell "
               "(against synchronous volleys)", circuit={"golgi_model": "lif", "golgi_noise_mV": 3.0}),
+    Mechanism("lif-gap-junctions", "spiking", "as lif with the Golgi cells coupled pairwise by 1 nS gap junctions "
+              "(electrical coupling against synchronous volleys)", circuit={"golgi_model": "lif", "golgi_gap_nS": 1.0}),
     Mechanism("lif-200ms", "spiking", "as lif with 200 ms presentations (the last 50 ms read) instead of 100 ms",
               circuit={"golgi_model": "lif", "presentation_ms": 200.0}),
     Mechanism("lif-dendrites4-200ms", "spiking", "as lif with both the dendrites4 anatomy and 200 ms presentations "
