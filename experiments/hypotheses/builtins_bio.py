@@ -213,8 +213,17 @@ def _native_base(budget: str) -> dict:
             "epochs_per_task": NATIVE_EPOCHS}
 
 
-register(Hypothesis(
-    name="golgi-feedback-needed",
+def _register_native(name: str, claim: str, source: str, conditions: dict, measure: str, key: str,
+                     test: Comparison) -> None:
+    """Register a hypothesis on the natively learning circuit whose value per seed is ``_native_record``'s ``key``."""
+    register(Hypothesis(name=name, claim=claim, source=source, conditions=conditions, measure=measure,
+                        simulate=lambda config, seed: _native_record(config, seed)[key], test=test,
+                        details=_native_details, needs_data=True,
+                        budget_overrides={b: _native_base(b) for b in ("tiny", "small", "paper")}))
+
+
+_register_native(
+    "golgi-feedback-needed",
     claim="The natively learning circuit forgets less with Golgi feedback inhibition than the same circuit with the "
           "feedback removed and its inhibition clamped to the mean level the feedback reaches.",
     source="Bricken et al. ICLR 2023, App. C.1 (Golgi feedback inhibition as the biological implementation of the "
@@ -222,16 +231,12 @@ register(Hypothesis(
     conditions={"feedback": {"golgi": "feedback"}, "clamped": {"golgi": "clamped"}},
     measure="forgetting (Chaudhry et al. 2018) after the last task, bio-rate circuit (clamp: CerebellarCircuit."
             "clamp_golgi on the mature circuit over every training input, then trained from the young state)",
-    simulate=lambda config, seed: _native_record(config, seed)["forgetting"],
+    key="forgetting",
     test=Comparison("permutation", a="feedback", b="clamped", alternative="less"),
-    details=_native_details,
-    needs_data=True,
-    budget_overrides={b: _native_base(b) for b in ("tiny", "small", "paper")},
-))
+)
 
-
-register(Hypothesis(
-    name="chloride-switch-prevents-dead-cells",
+_register_native(
+    "chloride-switch-prevents-dead-cells",
     claim="In the natively learning circuit, the GABA switch by chloride transport (GABA excitatory while a granule "
           "cell's chloride is high, inhibitory once its own activity has raised KCC2) leaves fewer dead granule "
           "cells than GABA inhibitory from the first presentation.",
@@ -240,9 +245,6 @@ register(Hypothesis(
     conditions={"switch": {"gaba": "switch"}, "mature": {"gaba": "mature"}},
     measure="fraction of granule cells never active on any training input of any task after the last task, "
             "bio-rate circuit",
-    simulate=lambda config, seed: _native_record(config, seed)["dead_fraction"],
+    key="dead_fraction",
     test=Comparison("permutation", a="switch", b="mature", alternative="less"),
-    details=_native_details,
-    needs_data=True,
-    budget_overrides={b: _native_base(b) for b in ("tiny", "small", "paper")},
-))
+)
