@@ -10,20 +10,6 @@ from collections.abc import Mapping
 import numpy as np
 
 
-def positive(name: str, value: float, owner: str = "CerebellarCircuit") -> float:
-    """Return ``value`` as float if finite and > 0, else raise naming ``name``."""
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"The '{name}' parameter of {owner} must be a finite number > 0. Got {value!r}.")
-    return float(value)
-
-
-def nonnegative(name: str, value: float, owner: str = "CerebellarCircuit") -> float:
-    """Return ``value`` as float if finite and >= 0, else raise naming ``name``."""
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"The '{name}' parameter of {owner} must be a finite number >= 0. Got {value!r}.")
-    return float(value)
-
-
 def count(name: str, value: int, low: int = 1, owner: str = "CerebellarCircuit") -> int:
     """Return ``value`` as int if it is an integer >= ``low``, else raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:

@@ -20,7 +20,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bio.brian import CODEGEN_TARGETS
 from bio.chloride import ChlorideParams
+from bio.plasticity import PURKINJE_NORMS, VALUE_RULES
+from bio.spiking import GOLGI_MODELS, MOSSY_FIRING
 
 ENGINE = "this engine's choice (docs/concepts.md)"
 EQ13 = "Bricken et al. ICLR 2023, App. C.1, Eq. 13 (after Gozel & Gerstner 2021)"
@@ -54,7 +57,7 @@ class GranuleGroup(_Group):
 class GolgiGroup(_Group):
     """Golgi cells: the feedback (and feedforward) inhibition and its wiring."""
 
-    golgi_model: Literal["lif", "population"] = _field("lif", "-", FORE, "spiking mode's Golgi cells")
+    golgi_model: Literal[GOLGI_MODELS] = _field("lif", "-", FORE, "spiking mode's Golgi cells")
     golgi_gain: float | None = _field(None, "1", EQ13 + "; calibrated to k", "Golgi gain (None: 30 rate, 2 LIF, "
                                       "5,000 population)", gt=0)
     golgi_threshold: float | None = _field(None, "1 (activity)", EQ13 + "; calibrated to k",
@@ -94,7 +97,7 @@ class MossyGroup(_Group):
 
     max_rate_hz: float = _field(1000.0, "Hz", "Rancz et al. 2007, Nature 450:1245 (above 700 Hz in vivo)",
                                 "rate of a unit-norm input's largest possible component, spiking", gt=0)
-    mossy_firing: Literal["poisson", "regular"] = _field("regular", "-", "Goldberg & Fernandez 1971, J "
+    mossy_firing: Literal[MOSSY_FIRING] = _field("regular", "-", "Goldberg & Fernandez 1971, J "
                                                          "Neurophysiol 34:635 (regular afferents)", "spiking trains")
     mossy_nS: float = _field(0.5, "nS", FORE, "mossy -> granule quantum at a 12 ms decay", gt=0)
     mossy_tau_ms: float = _field(40.0, "ms", "NMDA component: D'Angelo et al. 1995, J Physiol 484:397",
@@ -133,9 +136,9 @@ class PlasticityGroup(_Group):
     lr_value: float = _field(0.1, "1", ENGINE, "parallel fiber -> Purkinje learning rate (normalised step)",
                              gt=0, lt=2)
     lr_address: float = _field(0.01, "1", ENGINE, "mossy -> granule (address) learning rate; 0 freezes", ge=0)
-    value_rule: Literal["error", "target", "ltd"] = _field("error", "-", "Marr 1969; Albus 1971; Ito 2001",
+    value_rule: Literal[VALUE_RULES] = _field("error", "-", "Marr 1969; Albus 1971; Ito 2001",
                                                            "climbing-fiber rule")
-    purkinje_norm: Literal["none", "l1", "l2"] = _field("none", "-", ENGINE, "Purkinje read-out scaling")
+    purkinje_norm: Literal[tuple(PURKINJE_NORMS)] = _field("none", "-", ENGINE, "Purkinje read-out scaling")
 
 
 class SimulationGroup(_Group):
@@ -148,7 +151,7 @@ class SimulationGroup(_Group):
     batch_size: int = _field(100, "presentations", ENGINE, "presentations per learning batch", ge=1)
     copies: int | None = _field(None, "presentations", ENGINE, "presentations simulated side by side (None: "
                                 "min(50, batch_size))", ge=1)
-    codegen_target: Literal["numpy", "cython", "cpp_standalone"] = _field("numpy", "-", ENGINE,
+    codegen_target: Literal[CODEGEN_TARGETS] = _field("numpy", "-", ENGINE,
                                                                           "Brian2 code generation")
     n_workers: int = _field(1, "processes", ENGINE, "worker processes per batch", ge=1)
 

@@ -34,6 +34,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import brian2 as b2
 
@@ -81,12 +82,12 @@ def _check_membrane(group: object, label: str, g_rest: b2.Quantity) -> None:
 
 
 @dataclass(frozen=True)
-class Granule:
-    """Conductance-based LIF granule cell (``bio.equations.GRANULE_LIF``)."""
+class _Membrane:
+    """The conductance-based LIF membrane both cell types share; ``label`` names the cell in range checks."""
 
+    label: ClassVar[str]
     C_m: b2.Quantity = _param(b2.pF, "membrane capacitance")
     g_L: b2.Quantity = _param(b2.nS, "leak conductance")
-    g_tonic: b2.Quantity = _param(b2.nS, "tonic GABA-A conductance (reversal: the cell's E_GABA from chloride)")
     E_L: b2.Quantity = _param(b2.mV, "leak reversal (rest)")
     V_th: b2.Quantity = _param(b2.mV, "spike threshold")
     V_reset: b2.Quantity = _param(b2.mV, "reset potential")
@@ -94,43 +95,42 @@ class Granule:
 
     def __post_init__(self) -> None:
         _check_dimensions(self)
-        _check_membrane(self, "granule", self.g_L + self.g_tonic)
+        _check_membrane(self, self.label, self.g_rest)
+
+    @property
+    def g_rest(self) -> b2.Quantity:
+        """Conductance open at rest: the leak."""
+        return self.g_L
 
     @property
     def tau_m(self) -> b2.Quantity:
-        """Membrane time constant at rest, C_m / (g_L + g_tonic)."""
-        return self.C_m / (self.g_L + self.g_tonic)
+        """Membrane time constant at rest, C_m / g_rest."""
+        return self.C_m / self.g_rest
 
     @property
     def R_in(self) -> b2.Quantity:
-        """Input resistance at rest, 1 / (g_L + g_tonic)."""
-        return 1 / (self.g_L + self.g_tonic)
+        """Input resistance at rest, 1 / g_rest."""
+        return 1 / self.g_rest
 
 
 @dataclass(frozen=True)
-class Golgi:
+class Granule(_Membrane):
+    """Conductance-based LIF granule cell (``bio.equations.GRANULE_LIF``)."""
+
+    label: ClassVar[str] = "granule"
+    g_tonic: b2.Quantity = _param(b2.nS, "tonic GABA-A conductance (reversal: the cell's E_GABA from chloride)")
+
+    @property
+    def g_rest(self) -> b2.Quantity:
+        """Conductance open at rest: the leak and the tonic GABA-A conductance."""
+        return self.g_L + self.g_tonic
+
+
+@dataclass(frozen=True)
+class Golgi(_Membrane):
     """Conductance-based LIF Golgi cell (``bio.equations.GOLGI_LIF``)."""
 
-    C_m: b2.Quantity = _param(b2.pF, "membrane capacitance")
-    g_L: b2.Quantity = _param(b2.nS, "leak conductance")
-    E_L: b2.Quantity = _param(b2.mV, "leak reversal (rest)")
-    V_th: b2.Quantity = _param(b2.mV, "spike threshold")
-    V_reset: b2.Quantity = _param(b2.mV, "reset potential")
-    refractory: b2.Quantity = _param(b2.ms, "absolute refractory period")
-
-    def __post_init__(self) -> None:
-        _check_dimensions(self)
-        _check_membrane(self, "golgi", self.g_L)
-
-    @property
-    def tau_m(self) -> b2.Quantity:
-        """Membrane time constant, C_m / g_L."""
-        return self.C_m / self.g_L
-
-    @property
-    def R_in(self) -> b2.Quantity:
-        """Input resistance, 1 / g_L."""
-        return 1 / self.g_L
+    label: ClassVar[str] = "golgi"
 
 
 @dataclass(frozen=True)
