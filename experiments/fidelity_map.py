@@ -82,6 +82,10 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "(against synchronous volleys)", circuit={"golgi_model": "lif", "golgi_noise_mV": 3.0}),
     Mechanism("lif-gap-junctions", "spiking", "as lif with the Golgi cells coupled pairwise by 1 nS gap junctions "
               "(electrical coupling against synchronous volleys)", circuit={"golgi_model": "lif", "golgi_gap_nS": 1.0}),
+    Mechanism("lif-golgi-thresholds", "spiking", "as lif with heterogeneous Golgi thresholds (sd 2 mV; against "
+              "synchronous volleys)", circuit={"golgi_model": "lif", "golgi_threshold_sd_mV": 2.0}),
+    Mechanism("lif-strong-feedforward", "spiking", "as lif with twice the mossy -> Golgi feedforward quantum "
+              "(0.12 nS)", circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.12}),
     Mechanism("lif-200ms", "spiking", "as lif with 200 ms presentations (the last 50 ms read) instead of 100 ms",
               circuit={"golgi_model": "lif", "presentation_ms": 200.0}),
     Mechanism("lif-dendrites4-200ms", "spiking", "as lif with both the dendrites4 anatomy and 200 ms presentations "
