@@ -27,7 +27,8 @@ tau_a : second (shared)
 """
 
 # Eq. 13, inhibitory unit: di/dt = (-i + gain * [p_i - b_i]_+) / tau_i with p_i = W_EI e, the mean
-# activity of the granule cells that reach this Golgi cell. `gain` and `b_i` are golgi_gain and
+# activity of the granule cells that reach this Golgi cell (W_EI s(e) with saturating granule -> Golgi synapses,
+# granule_to_golgi_rate). `gain` and `b_i` are golgi_gain and
 # golgi_threshold; the number of granule cells left active follows from them (never a parameter).
 GOLGI_RATE = """
 dact/dt = (-act + gain * clip(exc - b_i, 0, inf)) / tau_i : 1
@@ -40,6 +41,14 @@ tau_i : second (shared)
 # Summed synapses of the rate loop: W_EI (granule -> Golgi) and W_IE (Golgi -> granule).
 GRANULE_TO_GOLGI_RATE = "w : 1\nexc_post = w * act_pre : 1 (summed)"
 GOLGI_TO_GRANULE_RATE = "w : 1\ninh_post = w * act_pre : 1 (summed)"
+
+
+def granule_to_golgi_rate(depression: float) -> str:
+    """W_EI through depressing synapses, s(e) = e (1 + rho) / (e + rho) (``bio.golgi.depressed``; Tsodyks &
+    Markram 1997, PNAS 94:719); GRANULE_TO_GOLGI_RATE with ``depression`` rho = 0."""
+    if depression == 0:
+        return GRANULE_TO_GOLGI_RATE
+    return f"w : 1\nexc_post = w * act_pre * {1.0 + depression!r} / (act_pre + {depression!r}) : 1 (summed)"
 
 # Spiking granule cell: conductance-based LIF, parameters of Fore et al. 2020 (C 3.1 pF,
 # g_L 0.2 nS, E_L -75 mV, E_e 0 mV, tau_e 12 ms, tau_i 20 ms, tonic GABA 1 nS). The GABA reversal

@@ -4,8 +4,10 @@ Implements Eq. 13 of Bricken et al. 2023 (App. C.1, after Gozel & Gerstner 2021)
 inhibitory sign made explicit (``bio/equations.py``):
 
     de/dt = (-e + tanh([(e0 - lambda (W_IE i + f) - b) / L]_+)) / tau_a
-    di/dt = (-i + gain [W_EI e - b_i]_+) / tau_i
+    di/dt = (-i + gain [W_EI s(e) - b_i]_+) / tau_i
 
+s(e) = e in Eq. 13; with ``golgi_depression`` rho > 0 the granule -> Golgi transfer saturates,
+s(e) = e (1 + rho) / (e + rho) (:func:`depressed`), an option of this engine.
 e0 = ``drive`` = address^T x and the feedforward Golgi inhibition f (``ffi``, 0 unless the
 circuit's ``feedforward_inhibition`` is set) are computed once per presentation (numpy) and
 passed in as per-neuron constants. ``n_copies`` independent circuits (same W_EI / W_IE masks) share one
@@ -19,8 +21,8 @@ values on its command line (Brian2 ``run_args``).
 Integration (exponential Euler, :data:`RATE_METHOD`): each unit's leak is integrated exactly for the
 step's frozen input, and the loop is coupled once per step. The loop is stiff where the granule
 response is steep: near the steady state a change dI of inhibition moves each marginal granule cell by
-sech^2(u) / L dI and the Golgi drive by W_EI of that, so the loop gain is
-G = gain * sum_j W_EI[j, g] sech^2(u_j) / L (:func:`loop_gain`). The linearised 2-D loop
+sech^2(u) / L dI and the Golgi drive by W_EI s'(e) of that, so the loop gain is
+G = gain * sum_j W_EI[j, g] sech^2(u_j) s'(e_j) / L (:func:`reached_loop_gain`). The linearised 2-D loop
 (tau_a, tau_i) is stable under an explicit step only for dt < (tau_a + tau_i) / (1 + G). Before the
 loop settles several cells can sit on the steep part at once, so G at the start of a presentation is
 larger than with the one marginal cell of the steady state: measured, a step of 0.27 x the one-cell
@@ -67,13 +69,28 @@ def golgi_input_weights(graph: nx.DiGraph, coupling: float = 1.0) -> np.ndarray:
     return w_ei @ ((1.0 - coupling) * np.eye(n_golgi) + coupling / n_golgi)
 
 
-def loop_gain(gain: float, smoothing: float, w_ei: np.ndarray, sech2_over_lam: np.ndarray) -> np.ndarray:
-    """Eq. 13's Golgi-loop gain at a state, per presentation: max over Golgi cells of
-    gain * sum_j W_EI[j, g] |lambda_j| sech^2(u_j) / L.
+def depressed(e: np.ndarray, rho: float) -> np.ndarray:
+    """What a granule cell of activity ``e`` (its rate over the maximal rate) passes to the Golgi cells through a
+    saturating synapse: s(e) = e (1 + rho) / (e + rho), and s(e) = e (Eq. 13) with ``rho`` = 0 (the option off).
 
-    ``sech2_over_lam`` (batch, n_neurons): |lambda_j| sech^2(u_j) of each granule cell (0 below threshold).
+    The form is the mean-field steady state of a depressing synapse (Tsodyks & Markram 1997, PNAS 94:719): at
+    rate r the transmitted drive r U x = r U / (1 + U tau_rec r) grows linearly below the limiting rate
+    1 / (U tau_rec) and saturates above it (Abbott et al. 1997, Science 275:220), so above rho the Golgi input
+    counts the active cells more than it weighs their rates. ``rho`` is the limiting rate over the maximal
+    rate; s(0) = 0, s(rho) = (1 + rho) / 2, s(1) = 1. A hypothesis of this engine, not a measured property of
+    granule -> Golgi synapses: parallel-fiber synapses onto Purkinje cells facilitate (Atluri & Regehr 1996,
+    J Neurosci 16:5661), and the short-term plasticity of granule -> Golgi synapses is not fixed here.
     """
-    return gain * (sech2_over_lam @ w_ei).max(axis=1) / smoothing
+    if rho == 0:
+        return e
+    return e * (1.0 + rho) / (e + rho)
+
+
+def depressed_slope(e: np.ndarray, rho: float) -> np.ndarray:
+    """ds/de of :func:`depressed`: rho (1 + rho) / (e + rho)^2 (1 with ``rho`` = 0)."""
+    if rho == 0:
+        return np.ones_like(e)
+    return rho * (1.0 + rho) / (e + rho) ** 2
 
 
 def stable_dt_ms(tau_a_ms: float, tau_i_ms: float, gain_loop: float, safety: float = DT_SAFETY) -> float:
@@ -83,12 +100,14 @@ def stable_dt_ms(tau_a_ms: float, tau_i_ms: float, gain_loop: float, safety: flo
 
 
 def reached_loop_gain(drive: np.ndarray, feedforward: np.ndarray, lam: np.ndarray, w_ei: np.ndarray, gain: float,
-                      smoothing: float, b: float, b_i: float, inh: np.ndarray | None = None) -> np.ndarray:
+                      smoothing: float, b: float, b_i: float, inh: np.ndarray | None = None,
+                      depression: float = 0.0) -> np.ndarray:
     """Eq. 13's loop gain per presentation (batch,), the larger of: at the state with granule inhibition
-    ``inh`` (if given) and at the steady state, with uniform inhibition I solving I = gain [W e(I) - b_i]_+
-    (bisection; exact for fully coupled Golgi cells). G = gain * sum_j W_EI[j, g] |lambda_j| sech^2(u_j) / L
-    over Golgi cells above threshold. The steady state matters because an unstable step ends in a limit
-    cycle whose last state can sit anywhere on the cycle.
+    ``inh`` (if given) and at the steady state, with uniform inhibition I solving I = gain [W s(e(I)) - b_i]_+
+    (bisection; exact for fully coupled Golgi cells). G = gain * sum_j W_EI[j, g] |lambda_j| sech^2(u_j) s'(e_j) / L
+    over Golgi cells above threshold, s' the slope of the saturating granule -> Golgi synapse
+    (:func:`depressed_slope`; 1 without ``depression``). The steady state matters because an unstable step ends in
+    a limit cycle whose last state can sit anywhere on the cycle.
 
     drive (batch, n_neurons), feedforward (batch, 1) or (batch,), lam (n_neurons,).
     """
@@ -101,20 +120,22 @@ def reached_loop_gain(drive: np.ndarray, feedforward: np.ndarray, lam: np.ndarra
     lo, hi = np.zeros((len(drive), 1)), np.full((len(drive), 1), gain * max(1.0 - b_i, 0.0) + 1e-12)
     for _ in range(50):  # I - gain [W e(I) - b_i]_+ is increasing in I
         mid = (lo + hi) / 2
-        golgi = gain * np.maximum(np.tanh(response(mid)) @ w_mean - b_i, 0.0)[:, None]
+        golgi = gain * np.maximum(depressed(np.tanh(response(mid)), depression) @ w_mean - b_i, 0.0)[:, None]
         lo, hi = np.where(golgi > mid, mid, lo), np.where(golgi > mid, hi, mid)
     g = np.zeros(len(drive))
     for u in ((lo + hi) / 2, inh) if inh is not None else ((lo + hi) / 2,):
         u = response(u)
-        steep = np.abs(lam) * np.where(u > 0, 1.0 - np.tanh(u) ** 2, 0.0)
-        on = np.tanh(u) @ w_ei > b_i  # (batch, n_golgi): a Golgi cell below threshold closes no loop
+        e = np.tanh(u)
+        steep = np.abs(lam) * np.where(u > 0, 1.0 - e**2, 0.0) * depressed_slope(e, depression)
+        on = depressed(e, depression) @ w_ei > b_i  # (batch, n_golgi): a Golgi cell below threshold closes no loop
         g = np.maximum(g, (gain * (steep @ w_ei) * on).max(axis=1) / smoothing)
     return g
 
 
 def golgi_coupling(graph: nx.DiGraph, granule: b2.NeuronGroup, golgi: b2.NeuronGroup, n_copies: int,
-                   dt: b2.Quantity, coupling: float = 1.0) -> b2.NetworkOperation:
-    """Eq. 13's projections for ``n_copies`` circuits: Golgi ``exc`` = W_EI^T e and granule ``inh`` = W_IE^T i.
+                   dt: b2.Quantity, coupling: float = 1.0, depression: float = 0.0) -> b2.NetworkOperation:
+    """Eq. 13's projections for ``n_copies`` circuits: Golgi ``exc`` = W_EI^T s(e) and granule ``inh`` = W_IE^T i,
+    s the depressing granule -> Golgi synapse (:func:`depressed`; s(e) = e without ``depression``).
 
     Both are dense matrix products per step, written in place, in a network operation scheduled where
     Brian2 runs summed variables (before the state updaters, so from the previous step's ``act``).
@@ -128,7 +149,7 @@ def golgi_coupling(graph: nx.DiGraph, granule: b2.NeuronGroup, golgi: b2.NeuronG
     def couple() -> None:
         e = granule.variables["act"].get_value().reshape(n_copies, n_neurons)
         i = golgi.variables["act"].get_value().reshape(n_copies, n_golgi)
-        np.matmul(e, w_ei, out=golgi.variables["exc"].get_value().reshape(n_copies, n_golgi))
+        np.matmul(depressed(e, depression), w_ei, out=golgi.variables["exc"].get_value().reshape(n_copies, n_golgi))
         np.matmul(i, w_ie, out=granule.variables["inh"].get_value().reshape(n_copies, n_neurons))
 
     return b2.NetworkOperation(couple, dt=dt, when="groups", order=-1)
@@ -145,6 +166,9 @@ class RateLoop:
     target : Brian2 code generation, "numpy", "cython" or "cpp_standalone".
     coupling : Golgi electrical coupling in [0, 1] (:func:`golgi_input_weights`); default the graph's
         ``golgi`` node attribute ``coupling`` (set by the circuit), else 1.
+
+    The granule -> Golgi synapses saturate with rho = the graph's ``golgi`` node attribute ``depression``
+    (:func:`depressed`; set by the circuit), else 0 (Eq. 13's linear input).
     """
 
     def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy",
@@ -152,6 +176,7 @@ class RateLoop:
         self.graph = graph
         self.coupling = float(graph.nodes["golgi"].get("coupling", 1.0) if coupling is None else coupling)
         self.w_ei = golgi_input_weights(graph, self.coupling)
+        self.depression = float(graph.nodes["golgi"].get("depression", 0.0))
         self.n_neurons = graph.nodes["granule"]["size"]
         self.n_golgi = graph.nodes["golgi"]["size"]
         self.n_copies = n_copies
@@ -176,11 +201,13 @@ class RateLoop:
         self.golgi = b2.NeuronGroup(self.n_copies * self.n_golgi, equations.GOLGI_RATE, method=RATE_METHOD, dt=dt)
         if self.target == "cpp_standalone":
             coupling = (
-                self._synapses("granule", "golgi", self.granule, self.golgi, equations.GRANULE_TO_GOLGI_RATE),
+                self._synapses("granule", "golgi", self.granule, self.golgi,
+                              equations.granule_to_golgi_rate(self.depression)),
                 self._synapses("golgi", "granule", self.golgi, self.granule, equations.GOLGI_TO_GRANULE_RATE),
             )
         else:
-            coupling = (golgi_coupling(self.graph, self.granule, self.golgi, self.n_copies, dt, self.coupling),)
+            coupling = (golgi_coupling(self.graph, self.granule, self.golgi, self.n_copies, dt, self.coupling,
+                                       self.depression),)
         self.network = b2.Network(self.granule, self.golgi, *coupling)
 
     def _synapses(self, pre, post, source, target, model) -> b2.Synapses:
@@ -205,7 +232,7 @@ class RateLoop:
         key = hashlib.sha1()
         for edge in (("granule", "golgi"), ("golgi", "granule")):
             key.update(np.ascontiguousarray(self.graph.edges[edge]["mask"], dtype=np.uint8).tobytes())
-        key.update(repr((self.coupling, RATE_METHOD)).encode())
+        key.update(repr((self.coupling, self.depression, RATE_METHOD)).encode())
         sizes = (self.n_neurons, self.n_golgi, self.n_copies, self.dt_ms, duration_ms, b2.__version__)
         key.update(repr(sizes).encode())
         directory = CACHE_DIR / "standalone" / key.hexdigest()[:16]
@@ -286,7 +313,8 @@ class RateLoop:
         L over a narrow drive distribution puts hundreds there.
         """
         gain, L = params["gain"], params["L"]
-        g = float(reached_loop_gain(drive, feedforward, lam, self.w_ei, gain, L, params["b"], params["b_i"], inh).max())
+        g = float(reached_loop_gain(drive, feedforward, lam, self.w_ei, gain, L, params["b"], params["b_i"], inh,
+                                    self.depression).max())
         tau_ms = float((params["tau_a"] + params["tau_i"]) / b2.ms)
         if self.dt_ms > DT_LIMIT * tau_ms / (1.0 + g):
             raise ValueError(

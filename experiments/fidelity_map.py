@@ -50,6 +50,9 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "default)", adapt={}),
     Mechanism("adapted-uncoupled", "rate", "as adapted, Golgi cells not coupled: each granule cell is inhibited by "
               "its own random subset of 4 Golgi cells", circuit={"golgi_coupling": 0.0}, adapt={}),
+    Mechanism("adapted-depressing", "rate", "as adapted, with depressing granule -> Golgi synapses (rho 0.05): "
+              "the Golgi cells count the active cells, L grades the response over the top drives (their "
+              "spread)", circuit={"golgi_depression": 0.05}, adapt={}),
     Mechanism("fixed-digits", "rate", "fixed settings tuned on digits (b 0.55, L 0.2, no feedforward "
               "inhibition, integrated at a stable 0.05 ms), Golgi threshold calibrated to k",
               circuit={"granule_threshold": 0.55, "smoothing": 0.2, "feedforward_inhibition": 0.0, "dt_ms": 0.05}),

@@ -71,7 +71,8 @@ def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, 
     circuits = {p: CerebellarCircuit(stream.n_inputs, cfg.n_neurons, stream.n_classes, mode=cfg.mode, seed=seed,
                                    smoothing=cfg.smoothing, codegen_target=cfg.codegen_target,
                                    **given(granule_threshold=cfg.granule_threshold,
-                                           feedforward_inhibition=cfg.feedforward_inhibition),
+                                           feedforward_inhibition=cfg.feedforward_inhibition,
+                                           golgi_depression=cfg.golgi_depression),
                                    n_workers=cfg.bio_workers, golgi_model=cfg.golgi_model,
                                    **(learning if p == "native" else {}))
                 for p in protocols}

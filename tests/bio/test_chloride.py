@@ -218,17 +218,20 @@ def test_rate_mode_learning_loads_chloride_through_gaba():
     assert len(ends[0]) > 0 and np.all(ends[1] > ends[0])
 
 
-def test_rate_mode_gaba_load_is_the_eq13_inhibition():
+@pytest.mark.parametrize("rho", [0.0, 0.05])
+def test_rate_mode_gaba_load_is_the_eq13_inhibition(rho):
     """The conductance fit_task loads chloride with: gaba_load_nS x the Eq. 13 steady inhibition, by hand from
     the masks: every Golgi cell (fully coupled) sees the mean over Golgi cells of the mean activity of the
-    granule cells that reach it, fires gain [that - b_i]_+, and each granule cell's GABA inputs sum to 1."""
+    granule cells that reach it (through saturating synapses e (1 + rho) / (e + rho) with rho > 0), fires
+    gain [that - b_i]_+, and each granule cell's GABA inputs sum to 1."""
     rng = np.random.default_rng(1)
-    c = _circuit(gaba_load_nS=0.01)
+    c = _circuit(gaba_load_nS=0.01, golgi_depression=rho)
     c.mature()
     x = rng.random((6, 8))
     h = c.hidden(x)
     mask = c.graph.edges["granule", "golgi"]["mask"].astype(float)  # (n_neurons, n_golgi)
-    golgi_input = ((h @ mask) / mask.sum(axis=0)).mean(axis=1)  # (batch,)
+    passed = h * (1 + rho) / (h + rho) if rho else h
+    golgi_input = ((passed @ mask) / mask.sum(axis=0)).mean(axis=1)  # (batch,)
     inhibition = c.golgi_gain * np.maximum(golgi_input - c.golgi_threshold, 0.0)
     reached = c.graph.edges["golgi", "granule"]["mask"].any(axis=0)  # granule cells with a Golgi input
     expected = 0.01 * inhibition[:, None] * reached[None, :]

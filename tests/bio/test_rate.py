@@ -21,16 +21,17 @@ def _own_weights(graph, coupling):
     return w_ei @ ((1 - coupling) * np.eye(ng) + coupling * np.ones((ng, ng)) / ng), w_ie
 
 
-def test_steady_state_matches_solve_ivp_at_production_settings():
+@pytest.mark.parametrize("rho", [0.0, 0.05])
+def test_steady_state_matches_solve_ivp_at_production_settings(rho):
     """Brian2 (exponential Euler at the step adapt_to chooses) against scipy LSODA (rtol 1e-10) of Eq. 13 at the
     production gain, L and dt that adapt_to sets on heavy-tailed synthetic inputs, mature GABA with feedforward
-    inhibition: the steady state of the active cells agrees to 1e-3 relative, and the state at the end of a
-    50 ms presentation to 1e-2."""
+    inhibition, with linear (rho 0) and depressing (rho 0.05) granule -> Golgi synapses: the steady state of the
+    active cells agrees to 1e-3 relative, and the state at the end of a 50 ms presentation to 1e-2."""
     rng = np.random.default_rng(5)
     n, k = 150, 4
     x = rng.lognormal(0.0, 1.0, (60, 40)) * (rng.random((60, 40)) < 0.3)
     x[x.sum(axis=1) == 0, 0] = 1.0
-    c = bio.CerebellarCircuit(40, n, 2, seed=1)
+    c = bio.CerebellarCircuit(40, n, 2, seed=1, golgi_depression=rho)
     c.mature()
     s = c.adapt_to(x, k)
     assert s["dt_ms"] > 0.02  # a step a presentation can afford, not a vanishing one
@@ -49,7 +50,8 @@ def test_steady_state_matches_solve_ivp_at_production_settings():
         e, i = y[:n], y[n:]
         p_a = d - lam * (i @ w_ie + f)  # Eq. 13 with the inhibitory sign explicit
         de = (-e + np.tanh(np.maximum((p_a - p["b"]) / p["L"], 0))) / p["tau_a"]
-        di = (-i + p["gain"] * np.maximum(e @ w_ei - p["b_i"], 0)) / p["tau_i"]
+        synapse = e * (1 + rho) / (e + rho) if rho else e  # steady state of a depressing synapse
+        di = (-i + p["gain"] * np.maximum(synapse @ w_ei - p["b_i"], 0)) / p["tau_i"]
         return np.concatenate([de, di])
 
     loop = RateLoop(c.graph, n_copies=2, dt_ms=c.dt_ms, target="numpy")
@@ -62,6 +64,84 @@ def test_steady_state_matches_solve_ivp_at_production_settings():
             assert 2 <= active.sum() <= 3 * k
             err = np.abs(e_brian[row, active] - ref[active]) / ref[active]
             assert err.max() < rtol, (duration_ms, err.max())
+
+
+def test_depressing_synapse_is_the_tsodyks_markram_steady_state():
+    """bio.golgi.depressed against the Tsodyks-Markram resource equation dx/dt = (1 - x) / tau_rec - U r x,
+    integrated by scipy to its steady state at each rate r: the transmitted drive U r x, relative to its value at
+    the maximal rate, for U = 0.5, tau_rec = 40 ms, r_max = 500 Hz (limiting rate over maximal: rho = 0.1)."""
+    from bio.golgi import depressed, depressed_slope
+
+    u, tau_s, r_max = 0.5, 0.04, 500.0
+
+    def transmitted(r):
+        x = solve_ivp(lambda _, x: (1 - x) / tau_s - u * r * x, (0, 2.0), [1.0], rtol=1e-10, atol=1e-12).y[0, -1]
+        return u * r * x
+
+    rates = np.array([0.0, 5.0, 50.0, 200.0, 500.0])
+    expected = np.array([transmitted(r) for r in rates]) / transmitted(r_max)
+    rho = 1 / (u * tau_s * r_max)
+    assert rho == pytest.approx(0.1)
+    assert np.allclose(depressed(rates / r_max, rho), expected, rtol=1e-6, atol=1e-9)
+    e = np.linspace(0.0, 1.0, 11)
+    assert np.array_equal(depressed(e, 0.0), e)  # rho = 0: Eq. 13's linear input
+    h = 1e-6
+    inner = np.concatenate([[h, rho], e[1:-1]])  # at rest, at the limiting rate, and across the range
+    numeric = (depressed(inner + h, rho) - depressed(inner - h, rho)) / (2 * h)
+    assert np.allclose(depressed_slope(inner, rho), numeric, rtol=1e-5)
+    assert depressed_slope(np.zeros(1), rho)[0] == pytest.approx((1 + rho) / rho)  # the slope the step is set by
+
+
+def test_cpp_standalone_matches_runtime_with_depressing_synapses(digits):
+    """The compiled program's summed synapses pass s(e) as the runtime's matrix products do (to 1 %), and the
+    depressing synapses change the activity (against the linear ones)."""
+    x, _ = digits
+    out = {}
+    for t, rho in (("numpy", 0.05), ("cpp_standalone", 0.05), ("numpy", 0.0)):
+        c = bio.CerebellarCircuit(64, 40, 10, seed=2, batch_size=8, codegen_target=t, golgi_depression=rho)
+        c.mature()
+        out[t, rho] = c.hidden(x[:10])
+    np.testing.assert_allclose(out["cpp_standalone", 0.05], out["numpy", 0.05], rtol=1e-2, atol=1e-6)
+    assert np.abs(out["numpy", 0.05] - out["numpy", 0.0]).max() > 0.05
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.05])
+def test_reached_loop_gain_is_the_slope_of_the_closed_loop(rho):
+    """reached_loop_gain at the steady state against a reference from the equations: the steady inhibition I*
+    solved by scipy (I = gain [mean_j s(tanh([(d_j - I - b) / L]_+)) - b_i]_+, s the saturating synapse written
+    out here), and the loop gain as the central-difference slope of the Golgi side at I*."""
+    from scipy.optimize import brentq
+
+    from bio.golgi import reached_loop_gain
+
+    n, gain, L, b, b_i = 30, 40.0, 0.02, 0.0, 0.05
+    drive = np.linspace(0.0, 0.3, n)[None, :]
+    w_ei = np.full((n, 3), 1.0 / n)  # three fully coupled Golgi cells, each the mean of all granule cells
+
+    def golgi(i_level):
+        e = np.tanh(np.maximum((drive[0] - i_level - b) / L, 0.0))
+        passed = e * (1 + rho) / (e + rho) if rho else e
+        return gain * max(passed.mean() - b_i, 0.0)
+
+    i_star = brentq(lambda i: golgi(i) - i, 0.0, 1.0, xtol=1e-14)
+    h = 1e-7
+    expected = -(golgi(i_star + h) - golgi(i_star - h)) / (2 * h)
+    got = reached_loop_gain(drive, np.zeros(1), np.ones(n), w_ei, gain, L, b, b_i, depression=rho)
+    assert expected > 1.0
+    np.testing.assert_allclose(got, [expected], rtol=1e-4)
+
+
+def test_depression_is_checked_and_kept_in_the_state():
+    """Rate mode only, 0 or >= 0.01 (the step shrinks as 1 / rho), saved with the state and refused on a circuit
+    built with other synapses."""
+    with pytest.raises(ValueError, match="golgi_depression.*rate mode"):
+        bio.CerebellarCircuit(20, 100, 2, mode="spiking", golgi_depression=0.05)
+    with pytest.raises(ValueError, match=">= 0.01"):
+        bio.CerebellarCircuit(20, 100, 2, golgi_depression=0.001)
+    state = bio.CerebellarCircuit(8, 20, 2, golgi_depression=0.05).state_dict()
+    bio.CerebellarCircuit(8, 20, 2, golgi_depression=0.05).load_state_dict(state)
+    with pytest.raises(ValueError, match="golgi_depression=0.05"):
+        bio.CerebellarCircuit(8, 20, 2).load_state_dict(state)
 
 
 def test_refuses_a_step_too_long_for_the_loop():
@@ -91,6 +171,7 @@ def test_active_count_roughly_constant(digits):
     assert cv < 0.15
 
 
+@pytest.mark.slow  # about a minute: two calibrations on 200 inputs at dt 0.1 ms
 def test_feedforward_inhibition_makes_k_independent_of_the_input(digits):
     """Calibrated to mean k = 10 on 200 digits, a fixed granule threshold lets k follow the input's mass
     ||x||_1 / ||x||_2 (Spearman 0.91 measured); feedforward Golgi inhibition (w_ff = 1, threshold on the
