@@ -1,7 +1,9 @@
 """Throughput of the Brian2 cerebellar circuit: presentations per second, simulated/wall time.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_bio.py [--quick] [--targets numpy cython] [--workers 1 2]
-[--rate-batches 50 100 200] [--spiking-batches 25 50]``.
+[--rate-batches 50 100 200] [--spiking-batches 25 50] [--depression 0 0.05]``.
+``--depression`` lists rate-mode ``golgi_depression`` values (saturating granule -> Golgi synapses) to compare
+side by side at 1,000 cells: adapt_to's step, and so the throughput, follows the loop's steepness.
 ``--workers`` lists worker-process counts to compare side by side (``n_workers``: each batch is
 split across the processes; runtime targets only). ``batch`` is the number of presentations one
 process simulates side by side (the circuit's ``batch_size`` is batch x workers), so worker
@@ -29,12 +31,13 @@ from bridge.calibrate import adapt_circuit
 
 
 def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch: int,
-            n_workers: int = 1) -> dict:
+            n_workers: int = 1, depression: float = 0.0) -> dict:
     """Presentations/s of ``n_presentations`` digits, ``batch`` per process side by side, after a warm-up call."""
     x = load_digits().data.astype(np.float32)
     x = x[np.arange(n_presentations) % len(x)]
     c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch * n_workers, copies=batch,
-                              codegen_target=target, n_workers=n_workers)
+                              codegen_target=target, n_workers=n_workers,
+                              **({"golgi_depression": depression} if mode == "rate" else {}))
     if mode == "rate":  # the production settings: Eq. 13 and its integration step set from the data for k = 10
         c.mature()
         adapt_circuit(c, x[:200], 10)
@@ -50,6 +53,7 @@ def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch:
         mode=mode,
         target=target,
         workers=n_workers,
+        depression=depression,
         n_neurons=n_neurons,
         batch=batch,
         presentation_ms=c.presentation_ms,
@@ -71,6 +75,8 @@ def main() -> None:
                         help="rate-mode presentations per process simulated side by side (1,000 cells)")
     parser.add_argument("--spiking-batches", nargs="+", type=int, default=[50],
                         help="spiking-mode presentations per process simulated side by side")
+    parser.add_argument("--depression", nargs="+", type=float, default=[0.0],
+                        help="rate-mode golgi_depression values to compare at 1,000 cells (0: Eq. 13's linear input)")
     parser.add_argument("--quick", action="store_true", help="fewer presentations")
     args = parser.parse_args()
     n_rate, n_spike = (200, 40) if args.quick else (1000, 100)
@@ -79,7 +85,8 @@ def main() -> None:
         for workers in args.workers:
             if workers > 1 and target == "cpp_standalone":
                 continue  # one compiled project per circuit
-            rows += [measure("rate", target, 1000, n_rate, b, workers) for b in args.rate_batches]
+            rows += [measure("rate", target, 1000, n_rate, b, workers, rho) for b in args.rate_batches
+                     for rho in args.depression]
             if target != "cpp_standalone":
                 rows += [measure("spiking", target, 1000, n_spike, b, workers) for b in args.spiking_batches]
         for n in (250, 4000):
@@ -88,6 +95,7 @@ def main() -> None:
         "mode",
         "target",
         "workers",
+        "depression",
         "n_neurons",
         "batch",
         "presentation_ms",

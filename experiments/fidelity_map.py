@@ -89,6 +89,9 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "synchronous volleys)", circuit={"golgi_model": "lif", "golgi_threshold_sd_mV": 2.0}),
     Mechanism("lif-strong-feedforward", "spiking", "as lif with twice the mossy -> Golgi feedforward quantum "
               "(0.12 nS)", circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.12}),
+    Mechanism("lif-strong-feedback", "spiking", "as lif with five times the granule -> Golgi quantum (10 nS; "
+              "the feedback against the feedforward drive of the Golgi cells)",
+              circuit={"golgi_model": "lif", "granule_golgi_nS": 10.0}),
     Mechanism("lif-200ms", "spiking", "as lif with 200 ms presentations (the last 50 ms read) instead of 100 ms",
               circuit={"golgi_model": "lif", "presentation_ms": 200.0}),
     Mechanism("lif-dendrites4-200ms", "spiking", "as lif with both the dendrites4 anatomy and 200 ms presentations "
