@@ -150,6 +150,22 @@ def quickstart_output(folder: Path = RESULTS / "quickstart") -> str:
             f"```text\n{format_paired([result]).rstrip()}\n```\n")
 
 
+TRANSFER_SUBSET = {"train": 6000, "test": 1000}  # the MNIST subset of results/transfer-split-mnist/
+
+
+def transfer_runs_block(folder: Path = RESULTS / "transfer-split-mnist") -> str:
+    """The stored ``csdm run --protocol transfer`` runs on a Split MNIST subset (:data:`TRANSFER_SUBSET`), one
+    sub-folder each: the command that writes the subset, then each run's console summary."""
+    runs = sorted(p for p in folder.iterdir() if (p / "config.json").exists())
+    data = {json.loads((p / "config.json").read_text())["config"]["data_dir"] for p in runs}
+    if len(data) != 1:
+        raise ValueError(f"{folder}: the runs were made on different data ({sorted(data)})")
+    text = ("`DIR` below is the subset, written from MNIST's IDX files (the first training and test images) by\n\n"
+            "```bash\npython -m experiments.value_rules subset --data-dir MNIST_DIR "
+            f"--train {TRANSFER_SUBSET['train']} --test {TRANSFER_SUBSET['test']} --out DIR\n```\n")
+    return text + "".join(f"\n{quickstart_output(p)}" for p in runs)
+
+
 def fidelity_map_commands(folder: Path) -> list[str]:
     """The ``csdm fidelity`` lines whose cells a stored map holds: one per dataset (the mechanisms measured on
     it), all with the settings stored in the cells and ``--out`` the map's folder."""
@@ -233,6 +249,7 @@ GENERATED: tuple[Generated, ...] = (
     Generated("results/fidelity-spiking/fidelity_map.md", lambda: fidelity_map_md(RESULTS / "fidelity-spiking")),
     Generated("fidelity-rate-map", lambda: fidelity_map_block(RESULTS / "fidelity-rate")),
     Generated("fidelity-spiking-map", lambda: fidelity_map_block(RESULTS / "fidelity-spiking")),
+    Generated("transfer-split-mnist", transfer_runs_block, needs="results/transfer-split-mnist/*/config.json"),
     # pages rendered by the modules that own their results, once those results are stored
     Generated("docs/reference-differences.md", "experiments.reference:render", needs="results/reference/*.json"),
     Generated("docs/cell-params.md", "experiments.param_tables:cell_params_markdown"),
