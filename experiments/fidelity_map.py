@@ -97,6 +97,11 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("lif-dendrites4-200ms", "spiking", "as lif with both the dendrites4 anatomy and 200 ms presentations "
               "(the two options that helped on their own)",
               circuit={"golgi_model": "lif", "anatomy": "dendrites4", "presentation_ms": 200.0}),
+    Mechanism("lif-balanced-200ms", "spiking", "as lif with half the feedforward quantum (0.03 nS), five times the "
+              "granule -> Golgi quantum (10 nS) and 200 ms presentations: the Golgi cells driven more by the "
+              "granule cells than by the mossy fibers",
+              circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.03, "granule_golgi_nS": 10.0,
+                       "presentation_ms": 200.0}),
     Mechanism("population", "spiking", "Eq. 13's rate unit as the Golgi population, driven by the granule spike "
               "trains (not spiking Golgi cells), Golgi gain calibrated", circuit={"golgi_model": "population"}),
 )
