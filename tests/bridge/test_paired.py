@@ -145,6 +145,25 @@ def test_learning_rules_reach_the_native_circuit_only(digits):
     assert (transfer.lr_address, transfer.value_rule, transfer.purkinje_norm) == (0.01, "error", "none")
 
 
+def test_dead_fraction_is_measured_on_each_tasks_first_inputs(digits, monkeypatch):
+    """run_paired measures every learner's dead fraction on the first DEAD_INPUTS training inputs of the task
+    just learned (all of them when the task is smaller)."""
+    import bridge.paired as paired
+
+    seen = []
+    measure = paired.learner_dead_fraction
+    monkeypatch.setattr(paired, "DEAD_INPUTS", 7)
+    monkeypatch.setattr(paired, "learner_dead_fraction", lambda learner, x: seen.append(x) or measure(learner, x))
+    stream = class_incremental(digits)
+    tasks = stream.tasks[:2]
+    ann = SDMLP(64, 40, 10, k=4, anneal_epochs=0, device="cpu", seed=0)
+    circuit = CerebellarCircuit(64, 40, 10, seed=0)
+    circuit.mature()
+    record = paired.run_paired(ann, {"transfer": circuit}, tasks, 1, k=4, fidelity_x=digits.x_test[:10])
+    assert len(seen) == 4 and all(np.array_equal(x, t.x_train[:7]) for x, t in zip(seen, np.repeat(tasks, 2)))
+    assert len(record.dead_fraction["transfer"]) == 2
+
+
 @pytest.mark.slow
 def test_csdm_run_resume_gives_identical_results(tmp_path, digits, monkeypatch):
     import experiments.paired_run as paired_run
