@@ -160,7 +160,8 @@ def test_dead_fraction_is_measured_on_each_tasks_first_inputs(digits, monkeypatc
     circuit = CerebellarCircuit(64, 40, 10, seed=0)
     circuit.mature()
     record = paired.run_paired(ann, {"transfer": circuit}, tasks, 1, k=4, fidelity_x=digits.x_test[:10])
-    assert len(seen) == 4 and all(np.array_equal(x, t.x_train[:7]) for x, t in zip(seen, np.repeat(tasks, 2)))
+    expected = [t.x_train[:7] for t in tasks for _ in ("sdmlp", "transfer")]
+    assert len(seen) == len(expected) and all(np.array_equal(a, b) for a, b in zip(seen, expected, strict=True))
     assert len(record.dead_fraction["transfer"]) == 2
 
 
