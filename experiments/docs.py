@@ -160,7 +160,8 @@ def transfer_runs_block(folder: Path = RESULTS / "transfer-split-mnist") -> str:
     data = {json.loads((p / "config.json").read_text())["config"]["data_dir"] for p in runs}
     if len(data) != 1:
         raise ValueError(f"{folder}: the runs were made on different data ({sorted(data)})")
-    text = ("`DIR` below is the subset, written from MNIST's IDX files (the first training and test images) by\n\n"
+    text = ("`DIR` below is the subset's `.npz` file, written from MNIST's IDX files (the first training and test "
+            "images) by\n\n"
             "```bash\npython -m experiments.value_rules subset --data-dir MNIST_DIR "
             f"--train {TRANSFER_SUBSET['train']} --test {TRANSFER_SUBSET['test']} --out DIR\n```\n")
     return text + "".join(f"\n{quickstart_output(p)}" for p in runs)
