@@ -36,8 +36,7 @@ def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch:
     x = load_digits().data.astype(np.float32)
     x = x[np.arange(n_presentations) % len(x)]
     c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch * n_workers, copies=batch,
-                              codegen_target=target, n_workers=n_workers,
-                              **({"golgi_depression": depression} if mode == "rate" else {}))
+                              codegen_target=target, n_workers=n_workers, golgi_depression=depression)
     if mode == "rate":  # the production settings: Eq. 13 and its integration step set from the data for k = 10
         c.mature()
         adapt_circuit(c, x[:200], 10)

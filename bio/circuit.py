@@ -339,7 +339,7 @@ class CerebellarCircuit:
             mossy_golgi=lif and self.mossy_golgi_nS > 0, golgi_golgi=self.golgi_golgi_p if lif else 0.0,
             anatomy=self.anatomy,
         )
-        # read by bio.golgi.RateLoop (written again whenever the loop is built)
+        # the loop's defaults when a RateLoop is built from the graph alone (the circuit passes its own values)
         self.graph.nodes["golgi"].update(coupling=self.golgi_coupling, depression=self.golgi_depression)
         self._check_time()  # again, with the wiring: the Golgi loop's stability bound
         self._dendrites = self.graph.edges["mossy", "granule"]["mask"]
@@ -370,7 +370,7 @@ class CerebellarCircuit:
             )
         if self.mode == "rate" and hasattr(self, "graph"):
             loop = (self.golgi_gain * float(golgi_input_weights(self.graph, self.golgi_coupling).max())
-                    * float(depressed_slope(np.zeros(1), self.golgi_depression)[0]) / self.smoothing)
+                    * float(depressed_slope(0.0, self.golgi_depression)) / self.smoothing)
             bound = (self.tau_granule_ms + self.tau_golgi_ms) / (1.0 + loop)
             if self.auto_dt and self.dt_ms > DT_LIMIT * bound:  # no step given: take an accurate one
                 self.dt_ms = stable_dt_ms(self.tau_granule_ms, self.tau_golgi_ms, loop)
@@ -532,7 +532,7 @@ class CerebellarCircuit:
         inhibition = net_edge - threshold  # I each sampled input needs, > 0
         gain = float(np.ptp(inhibition) + THRESHOLD_MARGIN * spread) / (COUNT_TOLERANCE * w_cell)
         b_i = (k - 0.5) * w_cell - float(inhibition.mean()) / gain
-        loop = gain * float(w_ei.max()) * float(depressed_slope(np.zeros(1), self.golgi_depression)[0]) / smoothing
+        loop = gain * float(w_ei.max()) * float(depressed_slope(0.0, self.golgi_depression)) / smoothing
         bracket = (b_i - 0.9 * k * w_cell, b_i + 1.5 * k * w_cell)
         # the loop gain the sample reaches over the calibration bracket (several cells steep at once on inputs
         # whose top drives crowd together): the step stays within half its stability bound there
@@ -574,8 +574,8 @@ class CerebellarCircuit:
         if self._loop is None or self._loop.target != self.codegen_target:
             self.close()
             if self.mode == "rate":
-                self.graph.nodes["golgi"].update(coupling=self.golgi_coupling, depression=self.golgi_depression)
-                factory, args = RateLoop, (self.graph, copies, self.dt_ms, self.codegen_target)
+                factory = RateLoop
+                args = (self.graph, copies, self.dt_ms, self.codegen_target, self.golgi_coupling, self.golgi_depression)
             else:
                 factory = SpikingLoop
                 args = (self.graph, copies, self.dt_ms, self.codegen_target, self.mossy_firing, self.golgi_model,

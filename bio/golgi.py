@@ -86,8 +86,9 @@ def depressed(e: np.ndarray, rho: float) -> np.ndarray:
     return e * (1.0 + rho) / (e + rho)
 
 
-def depressed_slope(e: np.ndarray, rho: float) -> np.ndarray:
-    """ds/de of :func:`depressed`: rho (1 + rho) / (e + rho)^2 (1 with ``rho`` = 0)."""
+def depressed_slope(e: np.ndarray | float, rho: float) -> np.ndarray | float:
+    """ds/de of :func:`depressed`: rho (1 + rho) / (e + rho)^2 (1 with ``rho`` = 0); at rest (e = 0),
+    (1 + rho) / rho, the slope the integration step is set by."""
     if rho == 0:
         return np.ones_like(e)
     return rho * (1.0 + rho) / (e + rho) ** 2
@@ -146,10 +147,16 @@ def golgi_coupling(graph: nx.DiGraph, granule: b2.NeuronGroup, golgi: b2.NeuronG
     w_ie = normalised_weights(graph.edges["golgi", "granule"]["mask"])  # (n_golgi, n_neurons)
     n_neurons, n_golgi = w_ei.shape
 
+    passed, denominator = np.empty((n_copies, n_neurons)), np.empty((n_copies, n_neurons))
+
     def couple() -> None:
         e = granule.variables["act"].get_value().reshape(n_copies, n_neurons)
         i = golgi.variables["act"].get_value().reshape(n_copies, n_golgi)
-        np.matmul(depressed(e, depression), w_ei, out=golgi.variables["exc"].get_value().reshape(n_copies, n_golgi))
+        if depression:  # depressed(e) in place: e (1 + rho) / (e + rho), once per step
+            np.multiply(e, 1.0 + depression, out=passed)
+            np.divide(passed, np.add(e, depression, out=denominator), out=passed)
+        np.matmul(passed if depression else e, w_ei,
+                  out=golgi.variables["exc"].get_value().reshape(n_copies, n_golgi))
         np.matmul(i, w_ie, out=granule.variables["inh"].get_value().reshape(n_copies, n_neurons))
 
     return b2.NetworkOperation(couple, dt=dt, when="groups", order=-1)
@@ -166,17 +173,16 @@ class RateLoop:
     target : Brian2 code generation, "numpy", "cython" or "cpp_standalone".
     coupling : Golgi electrical coupling in [0, 1] (:func:`golgi_input_weights`); default the graph's
         ``golgi`` node attribute ``coupling`` (set by the circuit), else 1.
-
-    The granule -> Golgi synapses saturate with rho = the graph's ``golgi`` node attribute ``depression``
-    (:func:`depressed`; set by the circuit), else 0 (Eq. 13's linear input).
+    depression : rho of the saturating granule -> Golgi synapses (:func:`depressed`); default the graph's
+        ``golgi`` node attribute ``depression`` (set by the circuit), else 0 (Eq. 13's linear input).
     """
 
     def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy",
-                 coupling: float | None = None) -> None:
+                 coupling: float | None = None, depression: float | None = None) -> None:
         self.graph = graph
         self.coupling = float(graph.nodes["golgi"].get("coupling", 1.0) if coupling is None else coupling)
         self.w_ei = golgi_input_weights(graph, self.coupling)
-        self.depression = float(graph.nodes["golgi"].get("depression", 0.0))
+        self.depression = float(graph.nodes["golgi"].get("depression", 0.0) if depression is None else depression)
         self.n_neurons = graph.nodes["granule"]["size"]
         self.n_golgi = graph.nodes["golgi"]["size"]
         self.n_copies = n_copies
