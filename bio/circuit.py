@@ -133,12 +133,13 @@ class CerebellarCircuit:
         (:func:`bio.golgi.golgi_input_weights`): 1 (default) gives every Golgi cell the same input, so every
         granule cell receives the same inhibition, which Top-K needs (the gap between the k-th and
         (k+1)-th drives is ~0.1 % of the drive).
-    golgi_depression : rate mode, rho of saturating granule -> Golgi synapses (:func:`bio.golgi.depressed`, the
+    golgi_depression : rho of saturating granule -> Golgi synapses (:func:`bio.golgi.depressed`, the
         steady-state form of a depressing synapse; this engine's hypothesis): each granule cell passes
         s(e) = e (1 + rho) / (e + rho) to the Golgi cells, so the Golgi cells count the active cells while the
         Purkinje cells read their graded rates; :meth:`adapt_to` then sets L from the spread of the top drives
         (graded) instead of the gap at the k-th (saturated). Default 0: off, Eq. 13's linear input; otherwise
-        at least MIN_DEPRESSION (0.01).
+        at least MIN_DEPRESSION (0.01). Spiking mode: Tsodyks-Markram synapses with that mean-field limit
+        (:func:`bio.spiking.depression_namespace`) onto LIF Golgi cells, s(e) itself for the population Golgi.
     n_golgi, p_golgi, sparse_dendrites, anatomy : wiring (see :func:`bio.wiring.circuit_graph`). Default n_golgi: 4;
         spiking mode's LIF Golgi cells: one per 100 granule cells (Fore et al. 2020; ``bio.spiking.GRANULE_PER_GOLGI``);
         anatomy "dendrites4" (4 mossy fibers per granule cell, Golgi cells with local territories): Fore et al.
@@ -288,9 +289,6 @@ class CerebellarCircuit:
             raise ValueError(f"The 'golgi_depression' parameter of CerebellarCircuit must be 0 (linear) or >= "
                              f"{MIN_DEPRESSION:g}: the loop's steepness grows as 1 / rho and the integration step "
                              f"shrinks with it. Got {self.golgi_depression:g}.")
-        if spiking and self.golgi_depression > 0:
-            raise ValueError("The 'golgi_depression' parameter of CerebellarCircuit is implemented in rate mode "
-                             "only (Eq. 13's granule -> Golgi input). Use mode='rate' or golgi_depression=0.")
         if spiking and self.feedforward_inhibition > 0:
             raise ValueError("The 'feedforward_inhibition' parameter of CerebellarCircuit is implemented in rate "
                              "mode only; spiking mode's Golgi cells see the granule cells alone.")

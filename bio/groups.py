@@ -69,8 +69,9 @@ class GolgiGroup(_Group):
                                            "data by adapt_to", "w_ff of the mossy -> Golgi inhibition, rate mode",
                                            ge=0)
     golgi_depression: float = _field(0.0, "1 (activity)", "form: Tsodyks & Markram 1997, PNAS 94:719; " + ENGINE,
-                                     "rate mode: rho of saturating granule -> Golgi synapses, the limiting rate "
-                                     "over the maximal rate (0: off, Eq. 13's linear input; else >= 0.01)", ge=0)
+                                     "rho of saturating (depressing) granule -> Golgi synapses, the limiting "
+                                     "rate over the maximal rate (0: off, Eq. 13's linear input; else >= 0.01); "
+                                     "spiking: Tsodyks-Markram synapses, release fraction 0.5", ge=0)
     golgi_clamp: float | None = _field(None, "1", ENGINE, "rate mode: a constant inhibition in place of the "
                                        "feedback (the open-loop ablation)", ge=0)
     n_golgi: int | None = _field(None, "cells", FORE, "Golgi cells (None: 4; LIF: one per 100 granule cells)",

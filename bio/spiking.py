@@ -109,6 +109,28 @@ def mechanism_namespace(mossy_nS: float, mossy_tau_ms: float, gaba_tau_ms: float
     )
 
 
+# - Depressing granule -> Golgi synapses (``golgi_depression`` rho > 0; off by default): each granule cell passes
+#   at most about its limiting rate's worth of drive, so the Golgi cells count the active granule cells more than
+#   they weigh their rates (rate mode's bio.golgi.depressed; Tsodyks & Markram 1997, PNAS 94:719). The release
+#   fraction U of a depressing synapse; 0.5 is of the order fitted at depressing neocortical synapses (Tsodyks &
+#   Markram 1997; Markram et al. 1998, PNAS 95:5323). An engine hypothesis for granule -> Golgi synapses, whose
+#   short-term plasticity is not fixed by the literature used here.
+RELEASE_FRACTION = 0.5
+
+
+def depression_namespace(rho: float, refractory: b2.Quantity) -> dict:
+    """The run namespace of depressing granule -> Golgi synapses (``equations.GRANULE_TO_GOLGI_DEPRESSING``) whose
+    mean-field steady state is rate mode's s(e) = e (1 + rho) / (e + rho) (:func:`bio.golgi.depressed`).
+
+    With release fraction U and recovery tau_rec, a train at rate r keeps x_rel = 1 / (1 + U tau_rec r) and
+    passes q r x_rel: linear below the limiting rate 1 / (U tau_rec), saturating above it. In units of Eq. 13's
+    activity e = r t_ref (the spiking read-out), the limiting activity is rho when tau_rec = t_ref / (U rho); the
+    quantum scaled by (1 + rho) / rho then passes q s(e) / t_ref (the linear synapse passes q e / t_ref).
+    """
+    return dict(U_rel=RELEASE_FRACTION, tau_rec=refractory / (RELEASE_FRACTION * rho),
+                q_depressed=(1.0 + rho) / rho)
+
+
 class SpikingLoop:
     """Batched spiking granular layer built from the circuit graph.
 
@@ -128,6 +150,11 @@ class SpikingLoop:
         its sd is the namespace's ``sigma_golgi``), desynchronising their volleys.
     golgi_gap : LIF Golgi cells coupled pairwise by gap junctions of the namespace's ``g_gap`` (every pair of a
         circuit copy; ``equations.GOLGI_GAP``).
+
+    The graph's ``golgi`` node attribute ``depression`` (rho, set by the circuit's ``golgi_depression``; default 0)
+    makes the granule -> Golgi synapses depressing: Tsodyks-Markram synapses for LIF Golgi cells
+    (:func:`depression_namespace`), their mean-field limit s(e) on the filtered granule trains for the population
+    Golgi (:func:`bio.golgi.golgi_coupling`).
     """
 
     def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy",
@@ -144,6 +171,7 @@ class SpikingLoop:
         self.n_golgi = graph.nodes["golgi"]["size"]
         self.n_copies = n_copies
         self.dt_ms = dt_ms
+        self.depression = float(graph.nodes["golgi"].get("depression", 0.0))
         self.dendrites = graph.edges["mossy", "granule"]["mask"]
         dt = dt_ms * b2.ms
         if mossy_firing == "poisson":
@@ -174,9 +202,11 @@ class SpikingLoop:
                 method="euler" if golgi_noise else "exponential_euler",
                 dt=dt,
             )
+            self.feedback = self._synapses(graph.edges["granule", "golgi"]["mask"], self.granule, self.golgi,
+                                           equations.GRANULE_TO_GOLGI_DEPRESSING if self.depression
+                                           else equations.GRANULE_TO_GOLGI_SPIKE, dt, "granule")
             coupling = (
-                self._synapses(graph.edges["granule", "golgi"]["mask"], self.granule, self.golgi,
-                               equations.GRANULE_TO_GOLGI_SPIKE, dt, "granule"),
+                self.feedback,
                 self._synapses(graph.edges["golgi", "granule"]["mask"], self.golgi, self.granule,
                                equations.GOLGI_TO_GRANULE_SPIKE, dt, "golgi"),
             )
@@ -199,7 +229,7 @@ class SpikingLoop:
             self.threshold_z = np.tile(graph.nodes["golgi"].get("threshold_z", np.zeros(self.n_golgi)), n_copies)
         else:
             self.golgi = b2.NeuronGroup(n_copies * self.n_golgi, equations.GOLGI_RATE, method="euler", dt=dt)
-            coupling = (golgi_coupling(graph, self.granule, self.golgi, n_copies, dt),)
+            coupling = (golgi_coupling(graph, self.granule, self.golgi, n_copies, dt, depression=self.depression),)
         self.network = b2.Network(self.mossy, self.granule, self.golgi, self.dendrite_syn, *coupling)
 
     def _synapses(self, mask, source, target, model, dt, normalise) -> b2.Synapses:
@@ -259,6 +289,9 @@ class SpikingLoop:
             self.golgi.g_e_ = 0.0
             self.golgi.g_i_ = 0.0
             self.golgi.dth_ = self.threshold_z * float(ns.pop("golgi_threshold_sd"))
+            if self.depression:  # every synapse's resources recovered
+                self.feedback.x_rel_ = 1.0
+                ns.update(depression_namespace(self.depression, self.cells.granule.refractory))
         else:
             self.granule.act_ = 0.0
             self.golgi.act_ = 0.0

@@ -266,8 +266,9 @@ class PairedConfig(CircuitLearning):
                                                  "inhibition (None: 0; 1 with --granule-threshold ~0.05 on digits "
                                                  "makes k independent of the input, rate mode)")
     golgi_depression: float | None = Field(None, ge=0, description="rho of saturating (depressing) granule -> "
-                                           "Golgi synapses, rate mode (None: 0, off; 0.05: the Golgi cells count "
-                                           "active cells, the Purkinje cells read graded rates)")
+                                           "Golgi synapses (None: 0, off; 0.05: the Golgi cells count active "
+                                           "cells, the Purkinje cells read graded rates; spiking mode: "
+                                           "Tsodyks-Markram synapses)")
     calibrate: bool = Field(True, description="calibrate the Golgi threshold to k before measuring")
     fidelity_inputs: int = Field(100, ge=10, description="test inputs (all tasks) on which fidelity is measured")
     seeds: int = Field(1, ge=1, description="number of seeds (0..N-1), one sub-folder each")

@@ -104,6 +104,17 @@ MECHANISMS: tuple[Mechanism, ...] = (
                        "presentation_ms": 200.0}),
     Mechanism("population", "spiking", "Eq. 13's rate unit as the Golgi population, driven by the granule spike "
               "trains (not spiking Golgi cells), Golgi gain calibrated", circuit={"golgi_model": "population"}),
+    Mechanism("lif-balanced-depressing", "spiking", "as lif-balanced-200ms with depressing granule -> Golgi "
+              "synapses (Tsodyks-Markram, rho 0.05: limiting rate 25 Hz, U 0.5, tau_rec 80 ms): the Golgi cells count "
+              "the active granule cells more than they weigh their rates",
+              circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.03, "granule_golgi_nS": 10.0,
+                       "presentation_ms": 200.0, "golgi_depression": 0.05}),
+    Mechanism("lif-balanced-depressing-long-read", "spiking", "as lif-balanced-depressing with a 150 ms read window "
+              "(of the 200 ms presentation) instead of 50 ms: more Golgi volleys and granule spikes per read-out",
+              circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.03, "granule_golgi_nS": 10.0,
+                       "presentation_ms": 200.0, "golgi_depression": 0.05, "read_ms": 150.0}),
+    Mechanism("population-depressing", "spiking", "as population with depressing granule -> Golgi synapses (their "
+              "mean-field limit s(e), rho 0.05)", circuit={"golgi_model": "population", "golgi_depression": 0.05}),
 )
 
 

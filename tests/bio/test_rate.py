@@ -132,10 +132,8 @@ def test_reached_loop_gain_is_the_slope_of_the_closed_loop(rho):
 
 
 def test_depression_is_checked_and_kept_in_the_state():
-    """Rate mode only, 0 or >= 0.01 (the step shrinks as 1 / rho), saved with the state and refused on a circuit
-    built with other synapses."""
-    with pytest.raises(ValueError, match="golgi_depression.*rate mode"):
-        bio.CerebellarCircuit(20, 100, 2, mode="spiking", golgi_depression=0.05)
+    """0 or >= 0.01 (the step shrinks as 1 / rho), saved with the state and refused on a circuit built with other
+    synapses."""
     with pytest.raises(ValueError, match=">= 0.01"):
         bio.CerebellarCircuit(20, 100, 2, golgi_depression=0.001)
     state = bio.CerebellarCircuit(8, 20, 2, golgi_depression=0.05).state_dict()

@@ -1,6 +1,7 @@
 """Spiking mode agrees with rate mode and learns."""
 
 import numpy as np
+import pytest
 from scipy.stats import spearmanr
 
 import bio
@@ -131,8 +132,6 @@ def test_lif_golgi_cells_implement_top_k_with_their_mechanisms(digits):
 
 
 def test_mossy_firing_is_checked():
-    import pytest
-
     with pytest.raises(ValueError, match="mossy_firing"):
         bio.CerebellarCircuit(64, 20, 10, mode="spiking", mossy_firing="bursting")
 
@@ -163,3 +162,51 @@ def test_reading_out_neither_changes_learning_nor_depends_on_earlier_read_outs(d
     c.set_weights(weights[0])
     c.epochs_ += 1  # same weights, another epoch: a fresh draw of the read-out's spike trains
     assert not np.array_equal(c.hidden(x[:20]), final[0])
+
+
+def test_depressing_granule_golgi_synapse_follows_the_tsodyks_markram_recurrence():
+    """A regular 100 Hz train through one depressing granule -> Golgi synapse (rho 0.05, granule refractory 2 ms):
+    the conductance it adds is q (1 + rho) / rho x the sum of x_n, with x_1 = 1 and, between spikes T apart,
+    x_{n+1} = 1 - (1 - (1 - U) x_n) exp(-T / tau_rec), U = 0.5, tau_rec = t_ref / (U rho) = 80 ms (Tsodyks &
+    Markram 1997; the recurrence written out here, not taken from the code)."""
+    import brian2 as b2
+
+    from bio import equations
+    from bio.spiking import depression_namespace
+
+    rho, n, period_ms = 0.05, 20, 10.0
+    expected_x, x = [], 1.0
+    for _ in range(n):
+        expected_x.append(x)
+        x = 1.0 - (1.0 - (1.0 - 0.5) * x) * np.exp(-period_ms / 80.0)
+    for spikes, total in ((1, expected_x[0]), (n, sum(expected_x))):
+        source = b2.SpikeGeneratorGroup(1, np.zeros(spikes, int), np.arange(spikes) * period_ms * b2.ms)
+        target = b2.NeuronGroup(1, "g_e : siemens")
+        model, on_pre = equations.GRANULE_TO_GOLGI_DEPRESSING
+        syn = b2.Synapses(source, target, model, on_pre=on_pre)
+        syn.connect()
+        syn.w, syn.x_rel = 1.0, 1.0
+        net = b2.Network(source, target, syn)
+        net.run((spikes * period_ms + 1) * b2.ms,
+                namespace={"q_granule": 1 * b2.nS, **depression_namespace(rho, 2 * b2.ms)})
+        assert float(target.g_e[0] / b2.nS) == pytest.approx(21.0 * total, rel=1e-6)
+    assert sum(expected_x) < 0.5 * n  # the train is depressed to well under half its undepressed drive
+
+
+@pytest.mark.parametrize(("golgi_model", "gain"), [("lif", None), ("population", 100.0)])
+def test_depressing_synapses_start_each_presentation_recovered(digits, golgi_model, gain):
+    """Spiking mode with depressing granule -> Golgi synapses: a read-out repeats exactly, though the synapses end
+    each presentation depleted (every run starts with x_rel = 1), and the option changes what the circuit does."""
+    x, _ = digits
+    kw = dict(mode="spiking", seed=0, batch_size=10, presentation_ms=40.0, read_ms=20.0, golgi_model=golgi_model,
+              golgi_gain=gain)
+    c = bio.CerebellarCircuit(64, 100, 10, golgi_depression=0.05, **kw)
+    c.mature()
+    first = c.hidden(x[:10])
+    assert first.any()
+    np.testing.assert_array_equal(c.hidden(x[:10]), first)
+    if golgi_model == "lif":
+        assert (c._loop.feedback.x_rel_[:] < 1).any()  # depleted at the end of the read-out
+    linear = bio.CerebellarCircuit(64, 100, 10, **kw)
+    linear.mature()
+    assert not np.array_equal(linear.hidden(x[:10]), first)
