@@ -1,7 +1,11 @@
 """Throughput of the Brian2 cerebellar circuit: presentations per second, simulated/wall time.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_bio.py [--quick] [--targets numpy cython] [--workers 1 2]
-[--rate-batches 50 100 200] [--spiking-batches 25 50] [--depression 0 0.05]``.
+[--rate-batches 50 100 200] [--spiking-batches 25 50] [--depression 0 0.05] [--integration explicit implicit]``.
+``--integration`` lists rate-mode ``rate_integration`` values to compare side by side: the Golgi loop coupled
+explicitly (adapt_to's step, within the loop's stability bound) or implicitly (each step solved, a step set by
+accuracy). Every row also prints the Jaccard overlap of the active cells with the exact Top-K set (k = 10), the
+fidelity that throughput buys.
 ``--depression`` lists rate-mode ``golgi_depression`` values (saturating granule -> Golgi synapses) to compare
 side by side at 1,000 cells: adapt_to's step, and so the throughput, follows the loop's steepness.
 ``--workers`` lists worker-process counts to compare side by side (``n_workers``: each batch is
@@ -28,15 +32,18 @@ from sklearn.datasets import load_digits
 
 import bio
 from bridge.calibrate import adapt_circuit
+from bridge.fidelity import exact_topk_set, set_metrics
 
 
 def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch: int,
-            n_workers: int = 1, depression: float = 0.0) -> dict:
-    """Presentations/s of ``n_presentations`` digits, ``batch`` per process side by side, after a warm-up call."""
+            n_workers: int = 1, depression: float = 0.0, integration: str = "explicit") -> dict:
+    """Presentations/s of ``n_presentations`` digits, ``batch`` per process side by side, after a warm-up call, and
+    the fidelity of what was simulated: the Jaccard overlap of the active cells with the exact Top-K set."""
     x = load_digits().data.astype(np.float32)
     x = x[np.arange(n_presentations) % len(x)]
     c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch * n_workers, copies=batch,
-                              codegen_target=target, n_workers=n_workers, golgi_depression=depression)
+                              codegen_target=target, n_workers=n_workers, golgi_depression=depression,
+                              **({"rate_integration": integration} if mode == "rate" else {}))
     if mode == "rate":  # the production settings: Eq. 13 and its integration step set from the data for k = 10
         c.mature()
         adapt_circuit(c, x[:200], 10)
@@ -44,12 +51,17 @@ def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch:
     c.hidden(x[: batch * n_workers])  # every worker starts and builds its loop
     warm = time.perf_counter() - t0
     t0 = time.perf_counter()
-    c.hidden(x)
+    h = c.hidden(x)
     wall = time.perf_counter() - t0
+    drive = (x / np.linalg.norm(x, axis=1, keepdims=True)) @ c.address_
+    # rate mode: set up for k = 10 above; the spiking circuit runs uncalibrated here (its fidelity: csdm fidelity)
+    jaccard = set_metrics(exact_topk_set(drive, 10), h > c.active_threshold)["jaccard"].mean() if mode == "rate" \
+        else float("nan")
     c.close()
     simulated_s = n_presentations * c.presentation_ms * 1e-3
     return dict(
         mode=mode,
+        integration=integration if mode == "rate" else "-",
         target=target,
         workers=n_workers,
         depression=depression,
@@ -61,6 +73,7 @@ def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch:
         pres_per_s=n_presentations / wall,
         ms_per_pres=1e3 * wall / n_presentations,
         sim_to_wall=simulated_s / wall,
+        jaccard=float(jaccard),
     )
 
 
@@ -76,6 +89,9 @@ def main() -> None:
                         help="spiking-mode presentations per process simulated side by side")
     parser.add_argument("--depression", nargs="+", type=float, default=[0.0],
                         help="rate-mode golgi_depression values to compare at 1,000 cells (0: Eq. 13's linear input)")
+    parser.add_argument("--integration", nargs="+", default=["explicit", "implicit"],
+                        choices=["explicit", "implicit"], help="rate-mode rate_integration values to compare side by "
+                        "side at 1,000 cells (implicit: runtime targets)")
     parser.add_argument("--quick", action="store_true", help="fewer presentations")
     args = parser.parse_args()
     n_rate, n_spike = (200, 40) if args.quick else (1000, 100)
@@ -84,14 +100,16 @@ def main() -> None:
         for workers in args.workers:
             if workers > 1 and target == "cpp_standalone":
                 continue  # one compiled project per circuit
-            rows += [measure("rate", target, 1000, n_rate, b, workers, rho) for b in args.rate_batches
-                     for rho in args.depression]
+            rows += [measure("rate", target, 1000, n_rate, b, workers, rho, integration) for b in args.rate_batches
+                     for rho in args.depression for integration in args.integration
+                     if integration == "explicit" or target != "cpp_standalone"]
             if target != "cpp_standalone":
                 rows += [measure("spiking", target, 1000, n_spike, b, workers) for b in args.spiking_batches]
         for n in (250, 4000):
             rows.append(measure("rate", target, n, n_rate, args.rate_batches[0]))
     cols = [
         "mode",
+        "integration",
         "target",
         "workers",
         "depression",
@@ -103,6 +121,7 @@ def main() -> None:
         "pres_per_s",
         "ms_per_pres",
         "sim_to_wall",
+        "jaccard",
     ]
     print(" | ".join(f"{c:>15}" for c in cols))
     for r in rows:

@@ -76,6 +76,10 @@ GRADED_SPREAD = 1.0
 # The smallest rho of the depressing synapses: the loop gain grows as (1 + rho) / rho and the step shrinks with it
 # (adapt_to's step: 0.046 ms at rho 0.05, 0.001 ms at rho 0.001).
 MIN_DEPRESSION = 0.01
+# rate_integration="implicit": each step of the Golgi loop solved (bio.golgi.ImplicitCoupling), so the step is set by
+# accuracy alone: IMPLICIT_DT x tau_i (the Golgi time constant, the faster of Eq. 13's two). Against scipy LSODA on
+# heavy-tailed inputs (tests/bio/test_rate.py) the steady state is exact and the state after 50 ms within 1e-2.
+IMPLICIT_DT = 0.5
 ADAPTED = ("granule_threshold", "smoothing", "feedforward_inhibition", "dt_ms")  # also in state_dict
 THRESHOLD_MARGIN = 0.25
 COUNT_TOLERANCE = 1.0
@@ -292,13 +296,21 @@ class CerebellarCircuit:
         if spiking and self.feedforward_inhibition > 0:
             raise ValueError("The 'feedforward_inhibition' parameter of CerebellarCircuit is implemented in rate "
                              "mode only; spiking mode's Golgi cells see the granule cells alone.")
+        if self.rate_integration == "implicit" and (spiking or self.golgi_coupling != 1.0
+                                                    or self.codegen_target == "cpp_standalone"):
+            raise ValueError("The 'rate_integration' parameter of CerebellarCircuit: 'implicit' solves each step of "
+                             "rate mode's Golgi loop in Python for fully coupled Golgi cells: it needs mode='rate', "
+                             "golgi_coupling=1 and a runtime codegen_target ('numpy' or 'cython'). Got "
+                             f"mode={self.mode!r}, golgi_coupling={self.golgi_coupling:g}, "
+                             f"codegen_target={self.codegen_target!r}.")
         if self.golgi_clamp is not None and spiking:
             raise ValueError("The 'golgi_clamp' parameter of CerebellarCircuit must be None or a finite inhibition "
                              f">= 0, in rate mode only. Got {self.golgi_clamp!r} (mode={self.mode!r}).")
         self.presentation_ms = self.presentation_ms or (100.0 if spiking else 50.0)
         # rate mode without a given step: start at 0.4 ms and shorten it to the inputs' loop stiffness (_fit_step)
-        self.auto_dt = self.dt_ms is None and not spiking
-        self.dt_ms = self.dt_ms or (0.1 if spiking else 0.4)
+        self.implicit = self.rate_integration == "implicit"
+        self.auto_dt = self.dt_ms is None and not spiking and not self.implicit
+        self.dt_ms = self.dt_ms or (0.1 if spiking else IMPLICIT_DT * self.tau_golgi_ms if self.implicit else 0.4)
         self._check_time()
         self.read_ms = min(self.read_ms, self.presentation_ms)
         if self.purkinje_norm != "none" and self.value_rule != "target":
@@ -360,13 +372,17 @@ class CerebellarCircuit:
         :meth:`bio.golgi.RateLoop.run` checks again at the state each presentation reaches)."""
         # Rate: Golgi tau_i is the fastest; spiking: the granule refractory period (2 ms).
         fastest = self.tau_golgi_ms if self.mode == "rate" else float(self.cell_params.granule.refractory / b2.ms)
-        if self.dt_ms > fastest / 5:
+        if self.implicit:  # no stability bound: the step is limited by accuracy alone
+            if self.dt_ms > fastest:
+                raise ValueError(f"The 'dt_ms' parameter of CerebellarCircuit must be <= {fastest:g} ms (the Golgi "
+                                 f"time constant) with rate_integration='implicit'. Got {self.dt_ms:g}.")
+        elif self.dt_ms > fastest / 5:
             raise ValueError(
                 f"The 'dt_ms' parameter of CerebellarCircuit must be <= {fastest / 5:g} ms "
                 "(a fifth of the fastest "
                 f"time constant, {fastest:g} ms) for Euler integration. Got {self.dt_ms:g}; lower dt_ms."
             )
-        if self.mode == "rate" and hasattr(self, "graph"):
+        if self.mode == "rate" and not self.implicit and hasattr(self, "graph"):
             loop = (self.golgi_gain * float(golgi_input_weights(self.graph, self.golgi_coupling).max())
                     * float(depressed_slope(0.0, self.golgi_depression)) / self.smoothing)
             bound = (self.tau_granule_ms + self.tau_golgi_ms) / (1.0 + loop)
@@ -540,8 +556,8 @@ class CerebellarCircuit:
                       for level in (*bracket, b_i))
         self.feedforward_inhibition, self.smoothing, self.granule_threshold = w_ff, smoothing, threshold
         self.golgi_gain, self.golgi_threshold = gain, b_i
-        self.dt_ms = min(stable_dt_ms(self.tau_granule_ms, self.tau_golgi_ms, loop),
-                         0.5 * DT_LIMIT * tau_ms / (1 + reached))
+        self.dt_ms = IMPLICIT_DT * self.tau_golgi_ms if self.implicit else min(
+            stable_dt_ms(self.tau_granule_ms, self.tau_golgi_ms, loop), 0.5 * DT_LIMIT * tau_ms / (1 + reached))
         self.auto_dt = False  # the step is chosen for these settings
         self._check_time()
         self.close()  # the network is rebuilt with the new step on next use
@@ -573,7 +589,8 @@ class CerebellarCircuit:
             self.close()
             if self.mode == "rate":
                 factory = RateLoop
-                args = (self.graph, copies, self.dt_ms, self.codegen_target, self.golgi_coupling, self.golgi_depression)
+                args = (self.graph, copies, self.dt_ms, self.codegen_target, self.golgi_coupling, self.golgi_depression,
+                        self.rate_integration)
             else:
                 factory = SpikingLoop
                 args = (self.graph, copies, self.dt_ms, self.codegen_target, self.mossy_firing, self.golgi_model,

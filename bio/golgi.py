@@ -46,6 +46,7 @@ from bio.wiring import normalised_weights
 RATE_METHOD = "exponential_euler"  # exact leak per unit for the step's frozen input (Brian2 method=)
 DT_SAFETY = 0.1  # stable_dt_ms: this fraction of the linear stability bound (tau_a + tau_i) / (1 + G)
 DT_LIMIT = 1.0  # RateLoop.run refuses a step above the linear stability bound at the state reached
+INTEGRATIONS = ("explicit", "implicit")  # the Golgi loop's coupling per step: golgi_coupling or ImplicitCoupling
 GRANULE_PARAMS = ("b", "L", "tau_a")  # shared variables of the granule group (Eq. 13)
 GOLGI_PARAMS = ("gain", "b_i", "tau_i")  # shared variables of the Golgi group
 
@@ -162,6 +163,100 @@ def golgi_coupling(graph: nx.DiGraph, granule: b2.NeuronGroup, golgi: b2.NeuronG
     return b2.NetworkOperation(couple, dt=dt, when="groups", order=-1)
 
 
+class ImplicitCoupling:
+    """Eq. 13's loop coupled implicitly: each step's Golgi activity solves the step it produces.
+
+    Brian2 integrates each unit with exponential Euler for the step's frozen input (:data:`RATE_METHOD`):
+    e' = e + a (tanh([u]_+) - e), i' = i + c (gain [W^T s(e') - b_i]_+ - i), a = 1 - exp(-dt / tau_a), c = 1 -
+    exp(-dt / tau_i), u = (e0 - lambda (I + f) - b) / L. The explicit coupling (:func:`golgi_coupling`) feeds each
+    unit the other's previous value, which is stable only for dt < (tau_a + tau_i) / (1 + G) (the loop gain G).
+    Here the inhibition I that reaches the granule cells in a step is the Golgi activity i' at its end, found
+    per presentation as the root of h(I) = I - (1 - c) i - c gain [S(I) - b_i]_+, S(I) = w . s(e'(I)) (Newton steps
+    kept inside a bracket; h' >= 1). The network operation then writes granule ``inh`` = I and Golgi ``exc`` = S(I),
+    so Brian2's two updates land on that root. The fixed point of every step is Eq. 13's steady state; the step
+    is limited by accuracy, not stability (backward Euler in the loop, exact leaks).
+
+    Needs fully coupled Golgi cells (``coupling`` 1: every Golgi cell the same input w, every granule cell the
+    same inhibition; :func:`golgi_input_weights`) and GABA that inhibits (lambda >= 0), for which h is increasing
+    and the root unique. Only cells above threshold at the bracket's low end depend on I; the rest enter S as
+    a constant.
+    """
+
+    TOLERANCE = 1e-9  # |h(I)| relative to the bracket's high end (the inhibition's scale) at which I is taken
+    MAX_ITERATIONS = 60
+
+    def __init__(self, graph: nx.DiGraph, granule: b2.NeuronGroup, golgi: b2.NeuronGroup, n_copies: int,
+                 dt: b2.Quantity, coupling: float, depression: float) -> None:
+        if coupling != 1.0:
+            raise ValueError(f"Implicit integration of Eq. 13 needs fully coupled Golgi cells (golgi_coupling=1, "
+                             f"every granule cell the same inhibition). Got golgi_coupling={coupling:g}; use the "
+                             "explicit integration.")
+        self.w = golgi_input_weights(graph, 1.0)[:, 0]  # (n_neurons,): every Golgi cell's column
+        self.granule, self.golgi, self.n_copies = granule, golgi, n_copies
+        self.n_neurons, self.n_golgi = len(self.w), graph.nodes["golgi"]["size"]
+        self.depression = depression
+        self.dt_s = float(dt)
+        self.operation = b2.NetworkOperation(self._couple, dt=dt, when="groups", order=-1)
+        self.iterations = 0  # the most Newton steps a step took in the last run (a diagnostic)
+
+    def prepare(self, drive: np.ndarray, feedforward: np.ndarray, lam: np.ndarray, params: dict) -> None:
+        """The run's constants: drive and feedforward (n_copies, n_neurons), lambda (n_neurons,), Eq. 13's params.
+
+        A cell whose drive is below threshold before any inhibition (u <= 0 at I = 0) stays at e = 0 for the whole
+        run (it starts there, I >= 0 and lambda >= 0), so only the others enter the solve.
+        """
+        if (lam < 0).any():
+            raise ValueError("Implicit integration of Eq. 13 needs GABA that inhibits (lambda >= 0 in every granule "
+                             "cell; a mature circuit): with excitatory GABA the loop's step has no unique root. Use "
+                             "the explicit integration for young circuits.")
+        base = drive - lam * feedforward - params["b"]  # L u + lambda I
+        self.rows, cols = np.nonzero(base > 0)
+        self.cells = self.rows * self.n_neurons + cols  # flat index into the granule group
+        self.base, self.lam, self.w_cells = base[self.rows, cols], lam[cols], self.w[cols]
+        self.L, self.gain, self.b_i = params["L"], params["gain"], params["b_i"]
+        self.a = -np.expm1(-self.dt_s / float(params["tau_a"]))
+        self.slope_scale = -self.w_cells * self.a * self.lam / self.L  # de'/dI over sech^2(u), weighted by w
+        self.c = -np.expm1(-self.dt_s / float(params["tau_i"]))
+        self.iterations = 0
+
+    def _golgi_drive(self, level: np.ndarray, e_kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """S(I) = w . s(e'(I)) and dS/dI per copy at inhibition ``level`` (n_copies,), e' = e_kept + a tanh([u]_+)."""
+        u = np.maximum(self.base - self.lam * level[self.rows], 0.0) / self.L
+        f = np.tanh(u)
+        e_new = e_kept + self.a * f
+        total = np.bincount(self.rows, self.w_cells * depressed(e_new, self.depression), minlength=self.n_copies)
+        slope = self.slope_scale * (u > 0) * (1.0 - f * f)  # d s(e') / dI, s' = 1 for linear synapses
+        if self.depression:
+            slope *= depressed_slope(e_new, self.depression)
+        return total, np.bincount(self.rows, slope, minlength=self.n_copies)
+
+    def _couple(self) -> None:
+        e = self.granule.variables["act"].get_value()
+        i = self.golgi.variables["act"].get_value().reshape(self.n_copies, self.n_golgi)[:, 0]
+        e_kept = (1.0 - self.a) * e[self.cells]  # e' with no input
+        low = (1.0 - self.c) * i  # h(low) <= 0: the Golgi drive is >= 0
+        total, _ = self._golgi_drive(low, e_kept)
+        high = low + self.c * self.gain * np.maximum(total - self.b_i, 0.0)  # h(high) >= 0: S decreases with I
+        lo, hi = low, high
+        level = np.clip(i, lo, hi)  # from the last step's inhibition: near the steady state, one Newton step
+        for iterations in range(1, self.MAX_ITERATIONS + 1):  # noqa: B007 (the count is kept as a diagnostic)
+            total, slope = self._golgi_drive(level, e_kept)
+            on = total > self.b_i
+            h = level - low - self.c * self.gain * np.where(on, total - self.b_i, 0.0)
+            done = np.abs(h) <= self.TOLERANCE * np.maximum(high, 1e-12)
+            if done.all():
+                break
+            lo, hi = np.where(h < 0, level, lo), np.where(h > 0, level, hi)
+            newton = level - h / (1.0 - self.c * self.gain * np.where(on, slope, 0.0))
+            step = np.where((newton > lo) & (newton < hi), newton, (lo + hi) / 2)
+            level = np.where(done, level, step)  # a solved presentation stays at its root
+        else:  # the bracket has shrunk to rounding: take its last point
+            total, _ = self._golgi_drive(level, e_kept)
+        self.iterations = max(self.iterations, iterations)
+        self.golgi.variables["exc"].get_value().reshape(self.n_copies, self.n_golgi)[:] = total[:, None]
+        self.granule.variables["inh"].get_value().reshape(self.n_copies, self.n_neurons)[:] = level[:, None]
+
+
 class RateLoop:
     """Batched Eq. 13 network built from the circuit graph.
 
@@ -178,7 +273,15 @@ class RateLoop:
     """
 
     def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy",
-                 coupling: float | None = None, depression: float | None = None) -> None:
+                 coupling: float | None = None, depression: float | None = None,
+                 integration: str = "explicit") -> None:
+        if integration not in INTEGRATIONS:
+            raise ValueError(f"RateLoop's 'integration' must be one of {INTEGRATIONS}. Got {integration!r}.")
+        if integration == "implicit" and target == "cpp_standalone":
+            raise ValueError("Implicit integration of Eq. 13 solves each step in Python: use codegen_target 'numpy' "
+                             "or 'cython', not 'cpp_standalone'.")
+        self.integration = integration
+        self.coupler: ImplicitCoupling | None = None
         self.graph = graph
         self.coupling = float(graph.nodes["golgi"].get("coupling", 1.0) if coupling is None else coupling)
         self.w_ei = golgi_input_weights(graph, self.coupling)
@@ -211,6 +314,10 @@ class RateLoop:
                               equations.granule_to_golgi_rate(self.depression)),
                 self._synapses("golgi", "granule", self.golgi, self.granule, equations.GOLGI_TO_GRANULE_RATE),
             )
+        elif self.integration == "implicit":
+            self.coupler = ImplicitCoupling(self.graph, self.granule, self.golgi, self.n_copies, dt, self.coupling,
+                                            self.depression)
+            coupling = (self.coupler.operation,)
         else:
             coupling = (golgi_coupling(self.graph, self.granule, self.golgi, self.n_copies, dt, self.coupling,
                                        self.depression),)
@@ -292,6 +399,8 @@ class RateLoop:
             return (e.astype(np.float32), inh + feedforward[:batch]) if inhibition else e.astype(np.float32)
         for group, name, value in self._values(padded, feedforward, lam, params):
             setattr(group, name, value)
+        if self.coupler is not None:
+            self.coupler.prepare(padded, feedforward, np.asarray(lam, dtype=float), params)
         for group, name in ((self.granule, "act"), (self.granule, "inh"), (self.golgi, "act"), (self.golgi, "exc")):
             setattr(group, name, 0.0)  # inh too: else the first step would see the last run's Golgi
         mon = b2.StateMonitor(self.granule, "act", record=range(batch * self.n_neurons)) if monitor else None
@@ -316,8 +425,10 @@ class RateLoop:
 
         G (:func:`reached_loop_gain`) at the state reached and at the steady state; the step must be
         <= DT_LIMIT * (tau_a + tau_i) / (1 + G). Cells on the steep part of tanh make the loop stiff: a wide
-        L over a narrow drive distribution puts hundreds there.
+        L over a narrow drive distribution puts hundreds there. The implicit coupling has no such bound.
         """
+        if self.integration == "implicit":
+            return
         gain, L = params["gain"], params["L"]
         g = float(reached_loop_gain(drive, feedforward, lam, self.w_ei, gain, L, params["b"], params["b_i"], inh,
                                     self.depression).max())

@@ -151,6 +151,9 @@ class SimulationGroup(_Group):
     presentation_ms: float | None = _field(None, "ms", ENGINE, "time per input (None: 50 rate, 100 spiking)", gt=0)
     dt_ms: float | None = _field(None, "ms", ENGINE, "integration step (None: rate mode chooses it from the loop's "
                                  "stiffness; spiking 0.1)", gt=0)
+    rate_integration: Literal["explicit", "implicit"] = _field(
+        "explicit", "-", ENGINE, "rate mode: the Golgi loop coupled explicitly (a step within its stability bound) "
+        "or implicitly (each step solved; golgi_coupling 1 and inhibitory GABA)")
     read_ms: float = _field(50.0, "ms", ENGINE, "spiking read window at the end of a presentation", gt=0)
     batch_size: int = _field(100, "presentations", ENGINE, "presentations per learning batch", ge=1)
     copies: int | None = _field(None, "presentations", ENGINE, "presentations simulated side by side (None: "

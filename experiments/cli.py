@@ -158,6 +158,7 @@ def run(
     granule_threshold: Annotated[float | None, _popt("granule_threshold")] = None,
     feedforward_inhibition: Annotated[float | None, _popt("feedforward_inhibition")] = None,
     golgi_depression: Annotated[float | None, _popt("golgi_depression")] = None,
+    rate_integration: Annotated[str | None, _popt("rate_integration")] = None,
     lr_address: Annotated[float | None, _popt("lr_address")] = None,
     value_rule: Annotated[str | None, _popt("value_rule")] = None,
     purkinje_norm: Annotated[str | None, _popt("purkinje_norm")] = None,

@@ -269,6 +269,10 @@ class PairedConfig(CircuitLearning):
                                            "Golgi synapses (None: 0, off; 0.05: the Golgi cells count active "
                                            "cells, the Purkinje cells read graded rates; spiking mode: "
                                            "Tsodyks-Markram synapses)")
+    rate_integration: Literal["explicit", "implicit"] | None = Field(
+        None, description="rate mode, the transfer circuit's Golgi loop: explicit (a step within the loop's "
+        "stability bound) or implicit (each step solved, a 1 ms step, many times faster on addresses an SDMLP has "
+        "learned) (None: implicit, explicit with cpp_standalone); the native circuit, young, integrates explicitly")
     calibrate: bool = Field(True, description="calibrate the Golgi threshold to k before measuring")
     fidelity_inputs: int = Field(100, ge=10, description="test inputs (all tasks) on which fidelity is measured")
     seeds: int = Field(1, ge=1, description="number of seeds (0..N-1), one sub-folder each")

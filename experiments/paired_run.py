@@ -61,6 +61,14 @@ def _calibration_sample(stream: TaskStream, n: int, seed: int) -> np.ndarray:
     return x[np.sort(np.random.default_rng(seed + 1).choice(len(x), size=min(n, len(x)), replace=False))]
 
 
+def _transfer_integration(cfg: PairedConfig) -> str:
+    """The transfer circuit's rate_integration: as given, else implicit (the mature circuit's Golgi loop solved each
+    step; bio.golgi.ImplicitCoupling), explicit where the target runs no Python per step (cpp_standalone)."""
+    if cfg.rate_integration is not None:
+        return cfg.rate_integration
+    return "explicit" if cfg.codegen_target == "cpp_standalone" else "implicit"
+
+
 def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, dict[str, CerebellarCircuit]]:
     check_model_memory(stream.n_inputs, cfg.n_neurons, stream.n_classes, 1 + (cfg.protocol == "both"))
     ann = SDMLP(stream.n_inputs, cfg.n_neurons, stream.n_classes, k=cfg.k, anneal_epochs=cfg.anneal_epochs,
@@ -74,7 +82,9 @@ def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, 
                                            feedforward_inhibition=cfg.feedforward_inhibition,
                                            golgi_depression=cfg.golgi_depression),
                                    n_workers=cfg.bio_workers, golgi_model=cfg.golgi_model,
-                                   **(learning if p == "native" else {}))
+                                   **(learning if p == "native" else {}),
+                                   **({"rate_integration": _transfer_integration(cfg)}
+                                      if p == "transfer" and cfg.mode == "rate" else {}))
                 for p in protocols}
     if "transfer" in circuits:
         circuits["transfer"].mature()  # the SDMLP's Top-K is the mature, fully inhibitory Golgi cell

@@ -21,20 +21,22 @@ def _own_weights(graph, coupling):
     return w_ei @ ((1 - coupling) * np.eye(ng) + coupling * np.ones((ng, ng)) / ng), w_ie
 
 
-@pytest.mark.parametrize("rho", [0.0, 0.05])
-def test_steady_state_matches_solve_ivp_at_production_settings(rho):
+@pytest.mark.parametrize(("rho", "integration"), [(0.0, "explicit"), (0.05, "explicit"), (0.0, "implicit"),
+                                                 (0.05, "implicit")])
+def test_steady_state_matches_solve_ivp_at_production_settings(rho, integration):
     """Brian2 (exponential Euler at the step adapt_to chooses) against scipy LSODA (rtol 1e-10) of Eq. 13 at the
     production gain, L and dt that adapt_to sets on heavy-tailed synthetic inputs, mature GABA with feedforward
-    inhibition, with linear (rho 0) and depressing (rho 0.05) granule -> Golgi synapses: the steady state of the
-    active cells agrees to 1e-3 relative, and the state at the end of a 50 ms presentation to 1e-2."""
+    inhibition, with linear (rho 0) and depressing (rho 0.05) granule -> Golgi synapses, each step coupled
+    explicitly or implicitly (rate_integration; its step, 1 ms, is 20-50x the explicit one): the steady state of
+    the active cells agrees to 1e-3 relative, and the state at the end of a 50 ms presentation to 1e-2."""
     rng = np.random.default_rng(5)
     n, k = 150, 4
     x = rng.lognormal(0.0, 1.0, (60, 40)) * (rng.random((60, 40)) < 0.3)
     x[x.sum(axis=1) == 0, 0] = 1.0
-    c = bio.CerebellarCircuit(40, n, 2, seed=1, golgi_depression=rho)
+    c = bio.CerebellarCircuit(40, n, 2, seed=1, golgi_depression=rho, rate_integration=integration)
     c.mature()
     s = c.adapt_to(x, k)
-    assert s["dt_ms"] > 0.02  # a step a presentation can afford, not a vanishing one
+    assert s["dt_ms"] > (0.5 if integration == "implicit" else 0.02)  # a step a presentation can afford
     w_ei, w_ie = _own_weights(c.graph, c.golgi_coupling)
     x_unit = x[:2] / np.linalg.norm(x[:2], axis=1, keepdims=True)
     drive = x_unit @ c.address_.astype(float)
@@ -54,7 +56,7 @@ def test_steady_state_matches_solve_ivp_at_production_settings(rho):
         di = (-i + p["gain"] * np.maximum(synapse @ w_ei - p["b_i"], 0)) / p["tau_i"]
         return np.concatenate([de, di])
 
-    loop = RateLoop(c.graph, n_copies=2, dt_ms=c.dt_ms, target="numpy")
+    loop = RateLoop(c.graph, n_copies=2, dt_ms=c.dt_ms, target="numpy", integration=integration)
     for duration_ms, rtol in ((200.0, 1e-3), (50.0, 1e-2)):
         e_brian = loop.run(drive, lam, duration_ms, params, ffi).astype(float)
         for row in range(2):
@@ -222,3 +224,36 @@ def test_cpp_standalone_matches_runtime(digits):
     assert (out["numpy"][0] > 0.05).sum() < (out["numpy"][1] > 0.05).sum()  # lower gain: more cells active
     with pytest.raises(ValueError, match="monitor"):
         circuits["cpp_standalone"]._loop.run(np.zeros((1, 40)), np.ones(40), 50.0, {}, monitor=True)
+
+
+def test_implicit_integration_keeps_the_explicit_active_sets(digits):
+    """rate_integration='implicit' at its 1 ms step against the explicit coupling at adapt_to's step, same circuit
+    and digits: the same active cells on every input and activities within 2e-2 (both converge to Eq. 13's steady
+    state; test_steady_state_matches_solve_ivp_at_production_settings checks each against scipy)."""
+    x, _ = digits
+    h = {}
+    for integration in ("explicit", "implicit"):
+        c = bio.CerebellarCircuit(64, 300, 10, seed=0, batch_size=50, rate_integration=integration)
+        c.mature()
+        s = c.adapt_to(x[:100], 8)
+        h[integration] = c.hidden(x[100:150])
+        if integration == "implicit":
+            assert s["dt_ms"] == pytest.approx(1.0) and c._loop.coupler.iterations <= 20
+    active = h["explicit"] > 0.05
+    assert 4 <= active.sum(axis=1).mean() <= 16
+    np.testing.assert_array_equal(h["implicit"] > 0.05, active)
+    np.testing.assert_allclose(h["implicit"], h["explicit"], atol=2e-2)
+
+
+def test_implicit_integration_is_refused_where_its_step_has_no_unique_root(digits):
+    """Implicit coupling needs mature (inhibitory) GABA, fully coupled Golgi cells, rate mode, a runtime target and
+    a step within the Golgi time constant; each refusal names what to change."""
+    x, _ = digits
+    young = bio.CerebellarCircuit(64, 50, 10, rate_integration="implicit")
+    with pytest.raises(ValueError, match="lambda >= 0"):
+        young.hidden(x[:4])
+    for settings in (dict(golgi_coupling=0.5), dict(mode="spiking"), dict(codegen_target="cpp_standalone")):
+        with pytest.raises(ValueError, match="rate_integration"):
+            bio.CerebellarCircuit(64, 50, 10, rate_integration="implicit", **settings)
+    with pytest.raises(ValueError, match="dt_ms.*implicit"):
+        bio.CerebellarCircuit(64, 50, 10, rate_integration="implicit", dt_ms=3.0)
