@@ -28,7 +28,8 @@ loop settles several cells can sit on the steep part at once, so G at the start 
 larger than with the one marginal cell of the steady state: measured, a step of 0.27 x the one-cell
 bound ended in a limit cycle and 0.14 x converged. :func:`stable_dt_ms` takes :data:`DT_SAFETY` of the
 one-cell bound, and :meth:`RateLoop.run` refuses a step above the bound at the loop gain of the state
-reached (:data:`DT_LIMIT`).
+reached (:data:`DT_LIMIT`). The implicit coupling (:class:`ImplicitCoupling`, ``integration="implicit"``) removes
+the bound: each step's Golgi activity is solved for, and the step is set by accuracy alone.
 """
 
 from __future__ import annotations
@@ -270,6 +271,9 @@ class RateLoop:
         ``golgi`` node attribute ``coupling`` (set by the circuit), else 1.
     depression : rho of the saturating granule -> Golgi synapses (:func:`depressed`); default the graph's
         ``golgi`` node attribute ``depression`` (set by the circuit), else 0 (Eq. 13's linear input).
+    integration : "explicit" (:func:`golgi_coupling`, each unit fed the other's value from the step before; the
+        step must stay within the loop's stability bound) or "implicit" (:class:`ImplicitCoupling`, each step
+        solved; runtime targets, coupling 1, lambda >= 0).
     """
 
     def __init__(self, graph: nx.DiGraph, n_copies: int, dt_ms: float, target: str = "numpy",

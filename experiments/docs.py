@@ -150,20 +150,14 @@ def quickstart_output(folder: Path = RESULTS / "quickstart") -> str:
             f"```text\n{format_paired([result]).rstrip()}\n```\n")
 
 
-TRANSFER_SUBSET = {"train": 6000, "test": 1000}  # the MNIST subset of results/transfer-split-mnist/
-
-
 def transfer_runs_block(folder: Path = RESULTS / "transfer-split-mnist") -> str:
-    """The stored ``csdm run --protocol transfer`` runs on a Split MNIST subset (:data:`TRANSFER_SUBSET`), one
-    sub-folder each: the command that writes the subset, then each run's console summary."""
+    """The stored ``csdm run --protocol transfer`` runs on Split MNIST, one sub-folder each: each run's console
+    summary under the command that wrote it."""
     runs = sorted(p for p in folder.iterdir() if (p / "config.json").exists())
     data = {json.loads((p / "config.json").read_text())["config"]["data_dir"] for p in runs}
     if len(data) != 1:
         raise ValueError(f"{folder}: the runs were made on different data ({sorted(data)})")
-    text = ("`DIR` below is the subset's `.npz` file, written from MNIST's IDX files (the first training and test "
-            "images) by\n\n"
-            "```bash\npython -m experiments.value_rules subset --data-dir MNIST_DIR "
-            f"--train {TRANSFER_SUBSET['train']} --test {TRANSFER_SUBSET['test']} --out DIR\n```\n")
+    text = "`DIR` below holds MNIST's four IDX files (`csdm data mnist DIR`).\n"
     return text + "".join(f"\n{quickstart_output(p)}" for p in runs)
 
 
