@@ -142,8 +142,9 @@ class CerebellarCircuit:
         s(e) = e (1 + rho) / (e + rho) to the Golgi cells, so the Golgi cells count the active cells while the
         Purkinje cells read their graded rates; :meth:`adapt_to` then sets L from the spread of the top drives
         (graded) instead of the gap at the k-th (saturated). Default 0: off, Eq. 13's linear input; otherwise
-        at least MIN_DEPRESSION (0.01). Spiking mode: Tsodyks-Markram synapses with that mean-field limit
-        (:func:`bio.spiking.depression_namespace`) onto LIF Golgi cells, s(e) itself for the population Golgi.
+        at least MIN_DEPRESSION (0.01). Spiking mode: Tsodyks-Markram synapses onto LIF Golgi cells whose mean for
+        Poisson trains at steady state is s(e) (:func:`bio.spiking.depression_namespace`); for the population
+        Golgi, s of each granule cell's filtered spike trace (below s(e) on average for sparse trains).
     n_golgi, p_golgi, sparse_dendrites, anatomy : wiring (see :func:`bio.wiring.circuit_graph`). Default n_golgi: 4;
         spiking mode's LIF Golgi cells: one per 100 granule cells (Fore et al. 2020; ``bio.spiking.GRANULE_PER_GOLGI``);
         anatomy "dendrites4" (4 mossy fibers per granule cell, Golgi cells with local territories): Fore et al.

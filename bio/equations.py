@@ -131,9 +131,9 @@ rates : Hz
 MOSSY_TO_GRANULE_SPIKE = ("w : 1", "g_e_post += w * q_mossy")
 GRANULE_TO_GOLGI_SPIKE = ("w : 1", "g_e_post += w * q_granule")
 # ... or through a depressing synapse (Tsodyks & Markram 1997, PNAS 94:719): each spike releases a fraction U_rel
-# of the synapse's resources x_rel, which recover with tau_rec; the quantum is scaled by q_depressed, so that a
-# train at the limiting rate 1 / (U_rel tau_rec) passes what a linear synapse passes at (1 + rho) / 2 of it
-# (bio.golgi.depressed, the mean-field limit).
+# of the synapse's resources x_rel, which recover with tau_rec; the quantum is scaled by q_depressed, so that at
+# steady state a Poisson train passes on average rate mode's s(e) (bio.golgi.depressed;
+# bio.spiking.depression_namespace).
 GRANULE_TO_GOLGI_DEPRESSING = ("w : 1\ndx_rel/dt = (1 - x_rel) / tau_rec : 1 (event-driven)",
                                "g_e_post += w * q_granule * q_depressed * x_rel\nx_rel -= U_rel * x_rel")
 GOLGI_TO_GRANULE_SPIKE = ("w : 1", "g_gaba_post += w * gain * q_golgi")

@@ -179,12 +179,12 @@ class ImplicitCoupling:
 
     Needs fully coupled Golgi cells (``coupling`` 1: every Golgi cell the same input w, every granule cell the
     same inhibition; :func:`golgi_input_weights`) and GABA that inhibits (lambda >= 0), for which h is increasing
-    and the root unique. Only cells above threshold at the bracket's low end depend on I; the rest enter S as
-    a constant.
+    and the root unique. A cell below threshold before any inhibition (drive - lambda f - b <= 0) stays at e = 0
+    all run and is left out of S; the others enter the solve. A step that does not converge raises RuntimeError.
     """
 
-    TOLERANCE = 1e-9  # |h(I)| relative to the bracket's high end (the inhibition's scale) at which I is taken
-    MAX_ITERATIONS = 60
+    TOLERANCE = 1e-9  # |h(I)| relative to I at which I is taken (or the bracket is down to rounding)
+    MAX_ITERATIONS = 100  # each step that Newton cannot take halves the bracket
 
     def __init__(self, graph: nx.DiGraph, granule: b2.NeuronGroup, golgi: b2.NeuronGroup, n_copies: int,
                  dt: b2.Quantity, coupling: float, depression: float) -> None:
@@ -244,15 +244,17 @@ class ImplicitCoupling:
             total, slope = self._golgi_drive(level, e_kept)
             on = total > self.b_i
             h = level - low - self.c * self.gain * np.where(on, total - self.b_i, 0.0)
-            done = np.abs(h) <= self.TOLERANCE * np.maximum(high, 1e-12)
+            scale = np.maximum(level, 1e-12 * high + 1e-300)  # the root's own scale
+            done = (np.abs(h) <= self.TOLERANCE * scale) | (hi - lo <= 4 * np.finfo(float).eps * scale)
             if done.all():
                 break
             lo, hi = np.where(h < 0, level, lo), np.where(h > 0, level, hi)
             newton = level - h / (1.0 - self.c * self.gain * np.where(on, slope, 0.0))
             step = np.where((newton > lo) & (newton < hi), newton, (lo + hi) / 2)
             level = np.where(done, level, step)  # a solved presentation stays at its root
-        else:  # the bracket has shrunk to rounding: take its last point
-            total, _ = self._golgi_drive(level, e_kept)
+        else:
+            raise RuntimeError(f"ImplicitCoupling: the step's inhibition did not converge in {self.MAX_ITERATIONS} "
+                               f"iterations (largest residual {np.abs(h).max():.3g}); use the explicit integration.")
         self.iterations = max(self.iterations, iterations)
         self.golgi.variables["exc"].get_value().reshape(self.n_copies, self.n_golgi)[:] = total[:, None]
         self.granule.variables["inh"].get_value().reshape(self.n_copies, self.n_neurons)[:] = level[:, None]

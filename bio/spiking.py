@@ -126,6 +126,10 @@ def depression_namespace(rho: float, refractory: b2.Quantity) -> dict:
     passes q r x_rel: linear below the limiting rate 1 / (U tau_rec), saturating above it. In units of Eq. 13's
     activity e = r t_ref (the spiking read-out), the limiting activity is rho when tau_rec = t_ref / (U rho); the
     quantum scaled by (1 + rho) / rho then passes q s(e) / t_ref (the linear synapse passes q e / t_ref).
+
+    That is the mean for Poisson trains at steady state. Regular trains pass somewhat more (about a tenth more near
+    the limiting rate), and a presentation starts with the synapses recovered (x_rel = 1) while tau_rec (80 ms at
+    rho 0.05) is of the order of a presentation, so early in it they pass more than s(e).
     """
     return dict(U_rel=RELEASE_FRACTION, tau_rec=refractory / (RELEASE_FRACTION * rho),
                 q_depressed=(1.0 + rho) / rho)

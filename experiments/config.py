@@ -236,6 +236,11 @@ def read_toml(path: Path) -> dict[str, Any]:
     return settings
 
 
+# How ``csdm run`` ran before a setting existed, where that differs from the setting's default today: a stored run
+# whose config.json lacks the key ran this way (resume and the docs' commands read old runs through it).
+PAIRED_BEFORE = {"rate_integration": "explicit"}
+
+
 class PairedConfig(CircuitLearning):
     """Everything that determines a ``csdm run`` (SDMLP and cerebellar circuit, one stream)."""
 

@@ -129,9 +129,9 @@ def _rel(path: Path) -> str:
 def run_command(folder: Path) -> str:
     """The ``csdm run`` line that wrote a stored run folder: the options of its ``config.json`` that differ from
     today's defaults (``--out`` left at its default ``runs/run``)."""
-    from experiments.config import PairedConfig
+    from experiments.config import PAIRED_BEFORE, PairedConfig
 
-    config = json.loads((folder / "config.json").read_text())["config"]
+    config = {**PAIRED_BEFORE, **json.loads((folder / "config.json").read_text())["config"]}
     defaults = PairedConfig().model_dump()
     return cli_command("run", {k: v for k, v in config.items() if k in defaults and v != defaults[k]})
 

@@ -19,7 +19,7 @@ from ann import SDMLP
 from bio import CerebellarCircuit
 from bio.circuit import E_REST_MV
 from bridge.paired import PairedRecord, run_paired
-from experiments.config import PairedConfig
+from experiments.config import PAIRED_BEFORE, PairedConfig
 from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_matrix, plot_fidelity
@@ -142,7 +142,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
     stream = class_incremental(dataset, cfg.classes_per_task, cfg.class_order, seed)
     ann, circuits = _learners(cfg, stream, seed)
     checkpoint = rundir.prepare({**cfg.model_dump(), "seed": seed}, resume=resume, overwrite=overwrite,
-                                defaults=PairedConfig().model_dump())
+                                defaults={**PairedConfig().model_dump(), **PAIRED_BEFORE})
     record = None
     names = task_names(stream)
     e_gaba = {p: [e_gaba_entry("start", c.e_gaba_mV())] for p, c in circuits.items()}

@@ -265,3 +265,18 @@ def test_calibrate_passes_golgi_model():
     code, output = csdm("calibrate", "--golgi-model", "population", "--n-neurons", "60", "--inputs", "5",
                         "--codegen-target", "numpy")
     assert code == 2 and "golgi_model" in output
+
+
+def test_run_made_before_rate_integration_resumes_only_as_it_ran(tmp_path):
+    """A csdm run folder written before --rate-integration existed ran its transfer circuit explicitly: resuming it
+    with today's default (implicit) is refused, and the docs' command for it says --rate-integration explicit."""
+    from experiments.config import PairedConfig
+    from experiments.docs import run_command
+
+    folder = tmp_path / "r" / "seed0"
+    folder.mkdir(parents=True)
+    old = {k: v for k, v in PairedConfig().model_dump().items() if k != "rate_integration"}
+    (folder / "config.json").write_text(json.dumps({"config": {**old, "seed": 0}, "provenance": {}}))
+    code, out = csdm("run", "--out", str(tmp_path / "r"), "--resume", "--quiet")
+    assert code == 2 and "different settings (rate_integration)" in out, out
+    assert "--rate-integration explicit" in run_command(folder)
