@@ -309,7 +309,6 @@ class CerebellarCircuit:
                              f">= 0, in rate mode only. Got {self.golgi_clamp!r} (mode={self.mode!r}).")
         self.presentation_ms = self.presentation_ms or (100.0 if spiking else 50.0)
         # rate mode without a given step: start at 0.4 ms and shorten it to the inputs' loop stiffness (_fit_step)
-        self.implicit = self.rate_integration == "implicit"
         self.auto_dt = self.dt_ms is None and not spiking and not self.implicit
         self.dt_ms = self.dt_ms or (0.1 if spiking else IMPLICIT_DT * self.tau_golgi_ms if self.implicit else 0.4)
         self._check_time()
@@ -365,6 +364,11 @@ class CerebellarCircuit:
         self._loop: RateLoop | SpikingLoop | LoopPool | None = None  # built on first use, then reused
 
     # ------------------------------------------------------------------ checks
+    @property
+    def implicit(self) -> bool:
+        """Rate mode's Golgi loop coupled implicitly (``rate_integration="implicit"``, ``ImplicitCoupling``)."""
+        return self.rate_integration == "implicit"
+
     def _check_time(self) -> None:
         """Refuse a step the integration cannot take: above a fifth of the fastest time constant, and in rate
         mode above DT_LIMIT of the Golgi loop's stability bound (tau_a + tau_i) / (1 + G) with one granule
