@@ -34,6 +34,9 @@ from bio.recording import Recording, record_runs
 from bio.spiking import (
     CONSTANTS,
     GRANULE_PER_GOLGI,
+    READ_FRACTION,
+    SPIKING_DEPRESSION,
+    SPIKING_PRESENTATION_MS,
     SpikingLoop,
     mechanism_namespace,
 )
@@ -290,6 +293,8 @@ class CerebellarCircuit:
         self.golgi_gain = default_gain if self.golgi_gain is None else self.golgi_gain
         if self.golgi_threshold is None:
             self.golgi_threshold = 0.0 if self.golgi_model == "population" else 0.01
+        if self.golgi_depression is None:
+            self.golgi_depression = SPIKING_DEPRESSION if spiking else 0.0
         if 0 < self.golgi_depression < MIN_DEPRESSION:
             raise ValueError(f"The 'golgi_depression' parameter of CerebellarCircuit must be 0 (linear) or >= "
                              f"{MIN_DEPRESSION:g}: the loop's steepness grows as 1 / rho and the integration step "
@@ -307,12 +312,12 @@ class CerebellarCircuit:
         if self.golgi_clamp is not None and spiking:
             raise ValueError("The 'golgi_clamp' parameter of CerebellarCircuit must be None or a finite inhibition "
                              f">= 0, in rate mode only. Got {self.golgi_clamp!r} (mode={self.mode!r}).")
-        self.presentation_ms = self.presentation_ms or (100.0 if spiking else 50.0)
+        self.presentation_ms = self.presentation_ms or (SPIKING_PRESENTATION_MS if spiking else 50.0)
         # rate mode without a given step: start at 0.4 ms and shorten it to the inputs' loop stiffness (_fit_step)
         self.auto_dt = self.dt_ms is None and not spiking and not self.implicit
         self.dt_ms = self.dt_ms or (0.1 if spiking else IMPLICIT_DT * self.tau_golgi_ms if self.implicit else 0.4)
         self._check_time()
-        self.read_ms = min(self.read_ms, self.presentation_ms)
+        self.read_ms = min(self.read_ms or READ_FRACTION * self.presentation_ms, self.presentation_ms)
         if self.purkinje_norm != "none" and self.value_rule != "target":
             raise ValueError(
                 f"The 'purkinje_norm' parameter of CerebellarCircuit ({self.purkinje_norm!r}) needs "

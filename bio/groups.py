@@ -23,7 +23,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bio.brian import CODEGEN_TARGETS
 from bio.chloride import ChlorideParams
 from bio.plasticity import PURKINJE_NORMS, VALUE_RULES
-from bio.spiking import GOLGI_MODELS, MOSSY_FIRING
+from bio.spiking import (
+    GABA_TAU_MS,
+    GOLGI_MODELS,
+    GRANULE_GOLGI_NS,
+    MOSSY_FIRING,
+    MOSSY_GOLGI_NS,
+    MOSSY_TAU_MS,
+    READ_FRACTION,
+    SPIKING_DEPRESSION,
+    SPIKING_PRESENTATION_MS,
+)
 
 ENGINE = "this engine's choice (docs/concepts.md)"
 EQ13 = "Bricken et al. ICLR 2023, App. C.1, Eq. 13 (after Gozel & Gerstner 2021)"
@@ -68,23 +78,25 @@ class GolgiGroup(_Group):
     feedforward_inhibition: float = _field(0.0, "1", "Kanichay & Silver 2008, J Neurosci 28:8955; set from the "
                                            "data by adapt_to", "w_ff of the mossy -> Golgi inhibition, rate mode",
                                            ge=0)
-    golgi_depression: float = _field(0.0, "1 (activity)", "form: Tsodyks & Markram 1997, PNAS 94:719; " + ENGINE,
-                                     "rho of saturating (depressing) granule -> Golgi synapses, the limiting "
-                                     "rate over the maximal rate (0: off, Eq. 13's linear input; else >= 0.01); "
-                                     "spiking: Tsodyks-Markram synapses, release fraction 0.5", ge=0)
+    golgi_depression: float | None = _field(None, "1 (activity)", "form: Tsodyks & Markram 1997, PNAS 94:719; "
+                                            + SPIKING_TOPK, "rho of saturating (depressing) granule -> Golgi synapses, "
+                                            "the limiting rate over the maximal rate (0: off, Eq. 13's linear input; "
+                                            "else >= 0.01); spiking: Tsodyks-Markram synapses, release fraction 0.5 "
+                                            f"(None: 0 rate, {SPIKING_DEPRESSION:g} spiking)", ge=0)
     golgi_clamp: float | None = _field(None, "1", ENGINE, "rate mode: a constant inhibition in place of the "
                                        "feedback (the open-loop ablation)", ge=0)
     n_golgi: int | None = _field(None, "cells", FORE, "Golgi cells (None: 4; LIF: one per 100 granule cells)",
                                  ge=1)
     p_golgi: float = _field(0.9, "1", "Bricken et al. ICLR 2023, App. C.1", "Golgi -> granule connection "
                             "probability", gt=0, le=1)
-    granule_golgi_nS: float = _field(2.0, "nS", SPIKING_TOPK, "granule -> Golgi quantum", gt=0)
+    granule_golgi_nS: float = _field(GRANULE_GOLGI_NS, "nS", FORE + " x 5; " + SPIKING_TOPK,
+                                     "granule -> Golgi quantum", gt=0)
     golgi_granule_nS: float = _field(1.0, "nS", SPIKING_TOPK, "Golgi -> granule GABA quantum", gt=0)
     golgi_threshold_scale_mV: float = _field(10.0, "mV", ENGINE, "LIF threshold shift per unit golgi_threshold",
                                              gt=0)
-    gaba_tau_ms: float = _field(100.0, "ms", "spillover GABA: Rossi & Hamann 1998, Neuron 20:783",
+    gaba_tau_ms: float = _field(GABA_TAU_MS, "ms", "spillover GABA: Rossi & Hamann 1998, Neuron 20:783",
                                 "Golgi -> granule GABA decay, spiking", gt=0)
-    mossy_golgi_nS: float = _field(0.06, "nS", "Kanichay & Silver 2008, J Neurosci 28:8955; " + SPIKING_TOPK,
+    mossy_golgi_nS: float = _field(MOSSY_GOLGI_NS, "nS", "Kanichay & Silver 2008, J Neurosci 28:8955; " + SPIKING_TOPK,
                                    "feedforward mossy -> Golgi quantum, spiking (0: no projection)", ge=0)
     golgi_golgi_p: float = _field(0.0, "1", "Hull & Regehr 2012, Neuron 73:149", "Golgi -> Golgi connection "
                                   "probability, spiking (0: none)", ge=0, le=1)
@@ -104,8 +116,8 @@ class MossyGroup(_Group):
     mossy_firing: Literal[MOSSY_FIRING] = _field("regular", "-", "Goldberg & Fernandez 1971, J "
                                                          "Neurophysiol 34:635 (regular afferents)", "spiking trains")
     mossy_nS: float = _field(0.5, "nS", FORE, "mossy -> granule quantum at a 12 ms decay", gt=0)
-    mossy_tau_ms: float = _field(40.0, "ms", "NMDA component: D'Angelo et al. 1995, J Physiol 484:397",
-                                 "mossy -> granule conductance decay, spiking", gt=0)
+    mossy_tau_ms: float = _field(MOSSY_TAU_MS, "ms", "NMDA component, amplitude-weighted decay: Ebralidze et al. "
+                                 "1996, J Neurosci 16:5014", "mossy -> granule conductance decay, spiking", gt=0)
     sparse_dendrites: int | None = _field(None, "fibers", "Bricken et al. ICLR 2023, App. C.1", "mossy fibers per "
                                           "granule cell with anatomy 'global' (None: dense)", ge=1)
 
@@ -148,13 +160,15 @@ class PlasticityGroup(_Group):
 class SimulationGroup(_Group):
     """Time, batching and code generation."""
 
-    presentation_ms: float | None = _field(None, "ms", ENGINE, "time per input (None: 50 rate, 100 spiking)", gt=0)
+    presentation_ms: float | None = _field(None, "ms", ENGINE, "time per input (None: 50 rate, "
+                                          f"{SPIKING_PRESENTATION_MS:g} spiking)", gt=0)
     dt_ms: float | None = _field(None, "ms", ENGINE, "integration step (None: rate mode chooses it from the loop's "
                                  "stiffness; spiking 0.1)", gt=0)
     rate_integration: Literal["explicit", "implicit"] = _field(
         "explicit", "-", ENGINE, "rate mode: the Golgi loop coupled explicitly (a step within its stability bound) "
         "or implicitly (each step solved; golgi_coupling 1 and inhibitory GABA)")
-    read_ms: float = _field(50.0, "ms", ENGINE, "spiking read window at the end of a presentation", gt=0)
+    read_ms: float | None = _field(None, "ms", SPIKING_TOPK, "spiking read window at the end of a presentation "
+                                   f"(None: the last {READ_FRACTION:g} of it)", gt=0)
     batch_size: int = _field(100, "presentations", ENGINE, "presentations per learning batch", ge=1)
     copies: int | None = _field(None, "presentations", ENGINE, "presentations simulated side by side (None: "
                                 "min(50, batch_size))", ge=1)

@@ -57,23 +57,40 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "inhibition, integrated at a stable 0.05 ms), Golgi threshold calibrated to k",
               circuit={"granule_threshold": 0.55, "smoothing": 0.2, "feedforward_inhibition": 0.0, "dt_ms": 0.05}),
     Mechanism("lif", "spiking", "LIF Golgi cells, one per 100 granule cells, regular 1 kHz mossy trains, slow "
-              "mossy (40 ms) and spillover GABA (100 ms) conductances, mossy -> Golgi feedforward excitation "
-              "(the default; docs/spiking-topk.md), Golgi gain calibrated", circuit={"golgi_model": "lif"}),
+              "mossy (85.6 ms, NMDA) and spillover GABA (100 ms) conductances, mossy -> Golgi feedforward excitation "
+              "(0.03 nS), a 10 nS granule -> Golgi feedback through depressing synapses (rho 0.05), 200 ms "
+              "presentations read over their last 150 ms (the default; docs/spiking-topk.md), Golgi gain calibrated",
+              circuit={"golgi_model": "lif"}),
     Mechanism("lif-fore2020", "spiking", "4 LIF Golgi cells with Fore et al. 2020's synapses, Poisson 200 Hz mossy "
-              "trains, no feedforward path (Fore et al.'s circuit without the Top-K mechanisms), Golgi gain calibrated",
+              "trains, no feedforward path, 100 ms presentations read over their last 50 ms (Fore et al.'s circuit "
+              "without the Top-K mechanisms), Golgi gain calibrated",
               circuit={"golgi_model": "lif", "mossy_firing": "poisson", "max_rate_hz": 200.0, "mossy_tau_ms": 12.0,
-                       "gaba_tau_ms": 20.0, "mossy_golgi_nS": 0.0, "n_golgi": 4}),
-    # one default mechanism taken away (or, for the last three, one option added) at a time
-    Mechanism("lif-no-feedforward", "spiking", "as lif without the mossy -> Golgi feedforward excitation (Golgi cells "
-              "driven by the granule cells alone)", circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.0}),
+                       "gaba_tau_ms": 20.0, "mossy_golgi_nS": 0.0, "n_golgi": 4, "granule_golgi_nS": 2.0,
+                       "golgi_depression": 0.0, "presentation_ms": 100.0, "read_ms": 50.0}),
+    # one default mechanism taken away at a time
     Mechanism("lif-poisson", "spiking", "as lif with Poisson mossy trains instead of regular ones",
               circuit={"golgi_model": "lif", "mossy_firing": "poisson"}),
     Mechanism("lif-fast-mossy", "spiking", "as lif with Fore et al.'s 12 ms AMPA mossy conductance instead of the "
-              "40 ms (NMDA) one", circuit={"golgi_model": "lif", "mossy_tau_ms": 12.0}),
+              "85.6 ms (NMDA) one", circuit={"golgi_model": "lif", "mossy_tau_ms": 12.0}),
+    Mechanism("lif-nmda-40ms", "spiking", "as lif with a 40 ms mossy conductance (D'Angelo et al. 1995's NMDA decay) "
+              "instead of the 85.6 ms amplitude-weighted one", circuit={"golgi_model": "lif", "mossy_tau_ms": 40.0}),
     Mechanism("lif-fast-gaba", "spiking", "as lif with Fore et al.'s 20 ms phasic GABA instead of the 100 ms "
               "spillover decay", circuit={"golgi_model": "lif", "gaba_tau_ms": 20.0}),
     Mechanism("lif-4-golgi", "spiking", "as lif with 4 Golgi cells (Fore et al.'s count) instead of one per 100 "
               "granule cells", circuit={"golgi_model": "lif", "n_golgi": 4}),
+    Mechanism("lif-no-feedforward", "spiking", "as lif without the mossy -> Golgi feedforward excitation (Golgi cells "
+              "driven by the granule cells alone)", circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.0}),
+    Mechanism("lif-fore-feedback", "spiking", "as lif with Fore et al.'s 2 nS granule -> Golgi quantum instead of "
+              "10 nS", circuit={"golgi_model": "lif", "granule_golgi_nS": 2.0}),
+    Mechanism("lif-linear-synapses", "spiking", "as lif with linear (non-depressing) granule -> Golgi synapses",
+              circuit={"golgi_model": "lif", "golgi_depression": 0.0}),
+    Mechanism("lif-100ms", "spiking", "as lif with 100 ms presentations read over their last 50 ms",
+              circuit={"golgi_model": "lif", "presentation_ms": 100.0, "read_ms": 50.0}),
+    Mechanism("lif-short-read", "spiking", "as lif read over the last 50 ms of the presentation instead of 150 ms",
+              circuit={"golgi_model": "lif", "read_ms": 50.0}),
+    # one option added at a time
+    Mechanism("lif-strong-feedforward", "spiking", "as lif with twice the mossy -> Golgi feedforward quantum "
+              "(0.06 nS)", circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.06}),
     Mechanism("lif-tonic-gaba", "spiking", "as lif with Fore et al.'s 1 nS tonic GABA-A conductance of the granule "
               "cells", circuit={"golgi_model": "lif", "tonic_gaba_nS": 1.0}),
     Mechanism("lif-golgi-golgi", "spiking", "as lif with Golgi -> Golgi inhibition (connection probability 0.5, "
@@ -87,34 +104,9 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "(electrical coupling against synchronous volleys)", circuit={"golgi_model": "lif", "golgi_gap_nS": 1.0}),
     Mechanism("lif-golgi-thresholds", "spiking", "as lif with heterogeneous Golgi thresholds (sd 2 mV; against "
               "synchronous volleys)", circuit={"golgi_model": "lif", "golgi_threshold_sd_mV": 2.0}),
-    Mechanism("lif-strong-feedforward", "spiking", "as lif with twice the mossy -> Golgi feedforward quantum "
-              "(0.12 nS)", circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.12}),
-    Mechanism("lif-strong-feedback", "spiking", "as lif with five times the granule -> Golgi quantum (10 nS; "
-              "the feedback against the feedforward drive of the Golgi cells)",
-              circuit={"golgi_model": "lif", "granule_golgi_nS": 10.0}),
-    Mechanism("lif-200ms", "spiking", "as lif with 200 ms presentations (the last 50 ms read) instead of 100 ms",
-              circuit={"golgi_model": "lif", "presentation_ms": 200.0}),
-    Mechanism("lif-dendrites4-200ms", "spiking", "as lif with both the dendrites4 anatomy and 200 ms presentations "
-              "(the two options that helped on their own)",
-              circuit={"golgi_model": "lif", "anatomy": "dendrites4", "presentation_ms": 200.0}),
-    Mechanism("lif-balanced-200ms", "spiking", "as lif with half the feedforward quantum (0.03 nS), five times the "
-              "granule -> Golgi quantum (10 nS) and 200 ms presentations: the Golgi cells driven more by the "
-              "granule cells than by the mossy fibers",
-              circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.03, "granule_golgi_nS": 10.0,
-                       "presentation_ms": 200.0}),
     Mechanism("population", "spiking", "Eq. 13's rate unit as the Golgi population, driven by the granule spike "
-              "trains (not spiking Golgi cells), Golgi gain calibrated", circuit={"golgi_model": "population"}),
-    Mechanism("lif-balanced-depressing", "spiking", "as lif-balanced-200ms with depressing granule -> Golgi "
-              "synapses (Tsodyks-Markram, rho 0.05: limiting rate 25 Hz, U 0.5, tau_rec 80 ms): the Golgi cells count "
-              "the active granule cells more than they weigh their rates",
-              circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.03, "granule_golgi_nS": 10.0,
-                       "presentation_ms": 200.0, "golgi_depression": 0.05}),
-    Mechanism("lif-balanced-depressing-long-read", "spiking", "as lif-balanced-depressing with a 150 ms read window "
-              "(of the 200 ms presentation) instead of 50 ms: more Golgi volleys and granule spikes per read-out",
-              circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.03, "granule_golgi_nS": 10.0,
-                       "presentation_ms": 200.0, "golgi_depression": 0.05, "read_ms": 150.0}),
-    Mechanism("population-depressing", "spiking", "as population with depressing granule -> Golgi synapses (their "
-              "mean-field limit s(e), rho 0.05)", circuit={"golgi_model": "population", "golgi_depression": 0.05}),
+              "trains through the depressing synapses' mean-field limit s(e) (not spiking Golgi cells), the other "
+              "defaults as lif, Golgi gain calibrated", circuit={"golgi_model": "population"}),
 )
 
 

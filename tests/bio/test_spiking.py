@@ -9,9 +9,10 @@ from bridge.calibrate import calibrate_golgi
 from bridge.fidelity import exact_topk_set, set_metrics
 
 # Fore et al. 2020's granular layer as spiking mode's default was before the Top-K mechanisms: Poisson 200 Hz
-# mossy trains, AMPA-only mossy conductance (12 ms), phasic GABA (20 ms), 4 LIF Golgi cells, no feedforward.
+# mossy trains, AMPA-only mossy conductance (12 ms), phasic GABA (20 ms), 4 LIF Golgi cells, no feedforward, linear
+# 2 nS granule -> Golgi synapses, 100 ms presentations read over their last 50 ms.
 FORE_2020 = dict(mossy_firing="poisson", max_rate_hz=200.0, mossy_tau_ms=12.0, gaba_tau_ms=20.0, mossy_golgi_nS=0.0,
-                 n_golgi=4)
+                 n_golgi=4, granule_golgi_nS=2.0, golgi_depression=0.0, presentation_ms=100.0, read_ms=50.0)
 
 
 def test_spiking_rates_rank_correlate_with_rate_mode(digits):
@@ -96,8 +97,8 @@ def test_population_golgi_holds_k_steadier_than_lif_golgi_cells(digits):
     for model, bracket in (("population", (10.0, 1e5)), ("lif", (0.5, 300.0))):
         fore = FORE_2020 if model == "lif" else {}  # the LIF circuit without its Top-K mechanisms
         c = bio.CerebellarCircuit(64, 200, 10, mode="spiking", seed=0, batch_size=40, golgi_model=model,
-                                  presentation_ms=60.0, read_ms=30.0,
-                                  **{**fore, "max_rate_hz": 1000.0, "mossy_firing": "regular"})
+                                  **{**fore, "max_rate_hz": 1000.0, "mossy_firing": "regular",
+                                     "presentation_ms": 60.0, "read_ms": 30.0})
         c.mature()
         cal = calibrate_golgi(c, x[:40], 5, "golgi_gain", bracket)
         assert abs(cal.achieved_k - 5) <= 0.5
