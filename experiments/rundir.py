@@ -16,6 +16,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -138,12 +139,14 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     a GPU resumes on a machine without one; the learners move their state to their own device.
     """
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a corrupt file can name any pickle protocol; the error below says enough
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise RunDirError(f"{path} holds objects other than tensors and plain data, so it is not loaded (a "
                           "checkpoint of an older version, or one crafted to run code); start again with "
                           "--overwrite.") from None
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except Exception as exc:  # corrupt bytes fail the unpickler anywhere (IndexError, KeyError, EOFError, ...)
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise RunDirError(f"{path} is damaged or truncated ({reason}); start again with --overwrite.") from None
     if not isinstance(state, dict):
