@@ -53,11 +53,12 @@ from bio.workers import LoopPool
 MODES = ("rate", "spiking")
 E_REST_MV = float(CONSTANTS["E_L"] / b2.mV)  # granule resting potential, Fore et al. 2020
 WIRED = (("mossy", "granule"), ("granule", "golgi"), ("golgi", "granule"))  # sampled masks in state_dict
-# Spiking mode's default Golgi gain per golgi_model. LIF: 2, about what calibration finds for k = 10 of 1,000
-# cells with the default Top-K mechanisms (digits 1.8-3.5, MNIST 1.3; docs/spiking-topk.md). Population: the
-# gain `csdm calibrate --mode spiking --golgi-model population` finds for k = 10 of 1,000 cells on
-# digits (4,492 with the default Poisson trains, 5,334 with regular 1,000 Hz trains); it multiplies
-# a mean granule activity of ~0.003, hence its size.
+# Spiking mode's default Golgi gain per golgi_model, the starting point that calibration (csdm calibrate, csdm run)
+# moves to the data. LIF: 2, of the order calibration finds for k = 10 of 1,000 cells with the default Top-K
+# mechanisms (1.4-2.0 on digits and MNIST; docs/spiking-topk.md). Population: the gain `csdm calibrate --mode spiking
+# --golgi-model population` found for k = 10 of 1,000 cells on digits with linear granule -> Golgi synapses (4,492
+# with Poisson trains, 5,334 with regular 1,000 Hz trains; with the default depressing synapses calibration finds
+# 600-1,100); it multiplies a mean granule activity of ~0.003, hence its size.
 DEFAULT_SPIKING_GAIN = {"lif": 2.0, "population": 5000.0}
 # adapt_to (rate mode): Eq. 13's settings as fractions of the sample's drive statistics (no per-dataset
 # constants). L = SMOOTHING_GAPS x the median gap between the k-th and (k+1)-th drives: the gap Top-K must
@@ -144,8 +145,9 @@ class CerebellarCircuit:
         steady-state form of a depressing synapse; this engine's hypothesis): each granule cell passes
         s(e) = e (1 + rho) / (e + rho) to the Golgi cells, so the Golgi cells count the active cells while the
         Purkinje cells read their graded rates; :meth:`adapt_to` then sets L from the spread of the top drives
-        (graded) instead of the gap at the k-th (saturated). Default 0: off, Eq. 13's linear input; otherwise
-        at least MIN_DEPRESSION (0.01). Spiking mode: Tsodyks-Markram synapses onto LIF Golgi cells whose mean for
+        (graded) instead of the gap at the k-th (saturated). Default: 0 in rate mode (off, Eq. 13's linear input),
+        ``bio.spiking.SPIKING_DEPRESSION`` (0.05) in spiking mode; otherwise at least MIN_DEPRESSION (0.01). Spiking
+        mode: Tsodyks-Markram synapses onto LIF Golgi cells whose mean for
         Poisson trains at steady state is s(e) (:func:`bio.spiking.depression_namespace`); for the population
         Golgi, s of each granule cell's filtered spike trace (below s(e) on average for sparse trains).
     n_golgi, p_golgi, sparse_dendrites, anatomy : wiring (see :func:`bio.wiring.circuit_graph`). Default n_golgi: 4;
@@ -161,9 +163,9 @@ class CerebellarCircuit:
         constants and refuses any other set.
     presentation_ms, dt_ms : biological time per input and integration step (default: 50 ms and, in
         rate mode, a step chosen from the Golgi loop's stiffness: 0.4 ms shortened to a tenth of the
-        stability bound at the loop gain the inputs reach, ``auto_dt``; spiking 100 / 0.1 ms). A given
+        stability bound at the loop gain the inputs reach, ``auto_dt``; spiking 200 / 0.1 ms). A given
         rate-mode step that the loop cannot take is refused. read_ms : spiking read window at the end of a
-        presentation.
+        presentation (default: its last ``bio.spiking.READ_FRACTION``, 150 of 200 ms; the loop settles before).
     max_rate_hz : mossy rate of a unit-norm input's largest possible component. Default 1,000 Hz (mossy
         fibers fire above 700 Hz in vivo, Rancz et al. 2007, Nature 450:1245): with the spike noise of
         200 Hz trains no inhibition, however ideal, reaches Top-K (docs/spiking-topk.md).
@@ -190,8 +192,8 @@ class CerebellarCircuit:
         rate mode; half a spike in the read window (1 / read_ms) in spiking mode, so one spike counts.
     switch_count : Eq. 12's s, activations until KCC2 expression is complete (m = clip(C / s, 0, 1)).
     switch_threshold : activity above which a presentation counts as an activation of the cell (Eq.
-        12's C, which drives the chloride switch): 0.05 in both modes (spiking, 50 ms read window:
-        2 spikes). The switch's pace (switch_count, tau_cl_ms) was set with it; counting single
+        12's C, which drives the chloride switch): 0.05 in both modes (spiking, 150 ms read window:
+        4 spikes). The switch's pace (switch_count, tau_cl_ms) was set with it; counting single
         spikes instead matured the spiking circuit faster and cut its Split digits ACC from 0.60 to
         0.48 (population Golgi, one seed; README).
     tau_cl_ms, e_cl_young_mV, e_cl_mature_mV, e_hco3_mV, hco3_permeability, cl_out_mM, temperature_c, gaba_load_nS :
@@ -208,10 +210,11 @@ class CerebellarCircuit:
         decay; each mossy spike keeps that charge whatever mossy_tau_ms.
     mossy_tau_ms, gaba_tau_ms, mossy_golgi_nS, tonic_gaba_nS, golgi_golgi_p, golgi_golgi_nS, golgi_threshold_sd_mV :
         spiking Top-K mechanisms of the LIF Golgi circuit (``bio/spiking.py``, measured in
-        ``docs/spiking-topk.md``). mossy_tau_ms: decay of the mossy -> granule conductance (default 40 ms,
-        the NMDA component; Fore et al.'s AMPA-only 12 ms to switch off). gaba_tau_ms: Golgi -> granule
-        GABA decay (default 100 ms, spillover; Fore et al. 20 ms). mossy_golgi_nS: feedforward mossy ->
-        Golgi quantum (default 0.06 nS; 0 removes the projection). tonic_gaba_nS: granule tonic GABA
+        ``docs/spiking-topk.md``). mossy_tau_ms: decay of the mossy -> granule conductance (default 85.6 ms,
+        the NMDA component's amplitude-weighted decay; Fore et al.'s AMPA-only 12 ms to switch off). gaba_tau_ms:
+        Golgi -> granule GABA decay (default 100 ms, spillover; Fore et al. 20 ms). mossy_golgi_nS: feedforward mossy ->
+        Golgi quantum (default 0.03 nS; 0 removes the projection). granule_golgi_nS: default 10 nS (Fore et al.'s
+        2 nS x 5: the feedback outweighs the feedforward drive of the Golgi cells). tonic_gaba_nS: granule tonic GABA
         (default: the cell set's, 0 in "fore2020-notonic", 1 nS in "fore2020"). golgi_golgi_p / _nS: Golgi -> Golgi
         inhibition (default off). golgi_threshold_sd_mV: spread of the LIF Golgi thresholds (default 0).
         golgi_noise_mV: sd of each LIF Golgi cell's independent membrane noise (default 0: none).

@@ -57,7 +57,7 @@ def granule_to_golgi_rate(depression: float) -> str:
 # tonic GABA-A conductance (extrasynaptic alpha6/delta receptors; Brickley et al. 1996, J Physiol
 # 497:753; Fore et al. 2020 use 1 nS), through the same chloride. The mossy conductance g_e decays
 # with tau_mossy: tau_e (12 ms, AMPA) in Fore et al.; slower when it includes the NMDA component of
-# the mossy fiber EPSC (bio/spiking.py, MOSSY_TAU_NMDA). `count` counts spikes in the read window
+# the mossy fiber EPSC (bio/spiking.py, MOSSY_TAU_MS). `count` counts spikes in the read window
 # (t >= t_read).
 GRANULE_LIF = """
 dv/dt = (g_L * (E_L - v) + g_e * (E_e - v) + (g_gaba + g_tonic) * (E_gaba - v)) / C_m : volt (unless refractory)

@@ -78,8 +78,9 @@ GRANULE_PER_GOLGI = 100
 #   decays with two exponentials, 42.3 and 150.6 ms, amplitudes in the ratio 1.5 (Ebralidze et al. 1996, J Neurosci
 #   16:5014, Table 1). One exponential with the same peak and charge stands in for the mixture: its decay is the
 #   amplitude-weighted one, 85.6 ms; the quantum keeps the charge per spike of Fore et al.'s (q x tau kept). It
-#   averages the mossy trains over longer: against the 40 ms of D'Angelo et al.'s decay the Jaccard of the LIF loop
-#   rose on both datasets (docs/spiking-topk.md, row lif-nmda-40ms).
+#   averages the mossy trains over longer than the AMPA decay: without it the effective k spreads widely and inputs
+#   fall silent (docs/spiking-topk.md, row lif-fast-mossy; D'Angelo et al.'s 40 ms, row lif-nmda-40ms, does about
+#   as well).
 NMDA_DECAY_MS = (42.3, 150.6)
 NMDA_FAST_OVER_SLOW = 1.5
 MOSSY_TAU_MS = round((NMDA_FAST_OVER_SLOW * NMDA_DECAY_MS[0] + NMDA_DECAY_MS[1]) / (NMDA_FAST_OVER_SLOW + 1), 1)
@@ -99,8 +100,9 @@ GRANULE_GOLGI_NS = 10.0
 # - Depressing granule -> Golgi synapses (below): spiking mode's default rho, so that the Golgi cells count active
 #   granule cells more than they weigh their rates (row lif-linear-synapses without them).
 SPIKING_DEPRESSION = 0.05
-# - Presentation and read window: 200 ms per input, the last READ_FRACTION of it read (150 ms): the loop settles in the
-#   first 50 ms, and a long window averages over more Golgi volleys and granule spikes (rows lif-100ms, lif-short-read).
+# - Presentation and read window: 200 ms per input, the last READ_FRACTION of it read (150 ms). The loop needs the
+#   time to settle (row lif-100ms); the long window reads rates to 1 / 150 ms, and reading only the last 50 ms does
+#   about as well (row lif-short-read).
 SPIKING_PRESENTATION_MS = 200.0
 READ_FRACTION = 0.75
 

@@ -271,9 +271,9 @@ class PairedConfig(CircuitLearning):
                                                  "inhibition (None: 0; 1 with --granule-threshold ~0.05 on digits "
                                                  "makes k independent of the input, rate mode)")
     golgi_depression: float | None = Field(None, ge=0, description="rho of saturating (depressing) granule -> "
-                                           "Golgi synapses (None: 0, off; 0.05: the Golgi cells count active "
-                                           "cells, the Purkinje cells read graded rates; spiking mode: "
-                                           "Tsodyks-Markram synapses)")
+                                           "Golgi synapses (None: 0, off, in rate mode; 0.05 in spiking mode; "
+                                           "0.05: the Golgi cells count active cells, the Purkinje cells read "
+                                           "graded rates; spiking mode: Tsodyks-Markram synapses)")
     rate_integration: Literal["explicit", "implicit"] | None = Field(
         None, description="rate mode, the transfer circuit's Golgi loop: explicit (a step within the loop's "
         "stability bound) or implicit (each step solved, a 1 ms step, many times faster on addresses an SDMLP has "

@@ -10,7 +10,8 @@ import bio
 
 # Fore et al. 2020's granule cell (C_m, g_L, E_L, E_e), written out here independently of bio/spiking.py.
 C_M_PF, G_L_NS, E_L_MV, E_E_MV = 3.1, 0.2, -75.0, 0.0
-SPIKING = dict(mode="spiking", seed=1, batch_size=3, copies=3, presentation_ms=30.0, read_ms=20.0)
+# Fore et al.'s 12 ms AMPA mossy conductance: the default slow (NMDA) one rises over longer than 30 ms.
+SPIKING = dict(mode="spiking", seed=1, batch_size=3, copies=3, presentation_ms=30.0, read_ms=20.0, mossy_tau_ms=12.0)
 
 
 @pytest.fixture(scope="module")
