@@ -37,13 +37,14 @@ from bridge.fidelity import exact_topk_set, set_metrics
 
 
 def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch: int,
-            n_workers: int = 1, depression: float = 0.0, integration: str = "explicit") -> dict:
+            n_workers: int = 1, depression: float | None = None, integration: str = "explicit") -> dict:
     """Presentations/s of ``n_presentations`` digits, ``batch`` per process side by side, after a warm-up call, and
     the fidelity of what was simulated: the Jaccard overlap of the active cells with the exact Top-K set."""
     x = load_digits().data.astype(np.float32)
     x = x[np.arange(n_presentations) % len(x)]
     c = bio.CerebellarCircuit(64, n_neurons, 10, mode=mode, batch_size=batch * n_workers, copies=batch,
-                              codegen_target=target, n_workers=n_workers, golgi_depression=depression,
+                              codegen_target=target, n_workers=n_workers,
+                              **({"golgi_depression": depression} if depression is not None else {}),
                               **({"rate_integration": integration} if mode == "rate" else {}))
     if mode == "rate":  # the production settings: Eq. 13 and its integration step set from the data for k = 10
         c.mature()
@@ -65,7 +66,7 @@ def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch:
         integration=integration if mode == "rate" else "-",
         target=target,
         workers=n_workers,
-        depression=depression,
+        depression=c.golgi_depression,  # the circuit's (spiking rows: its default)
         n_neurons=n_neurons,
         batch=batch,
         presentation_ms=c.presentation_ms,
