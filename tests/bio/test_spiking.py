@@ -210,3 +210,17 @@ def test_depressing_synapses_start_each_presentation_recovered(digits, golgi_mod
     linear = bio.CerebellarCircuit(64, 100, 10, golgi_depression=0.0, **kw)
     linear.mature()
     assert not np.array_equal(linear.hidden(x[:10]), first)
+
+
+def test_default_mossy_decay_has_the_nmda_epscs_peak_and_charge():
+    """The default mossy conductance is one exponential with the peak and the charge of the mouse granule cells'
+    NMDA EPSC: fast 42.3 ms and slow 150.6 ms decays, amplitudes 1.5 : 1 (Ebralidze et al. 1996, J Neurosci
+    16:5014, Table 1, typed here). Charge / peak of the two-exponential decay, integrated numerically."""
+    from scipy.integrate import quad
+
+    def epsc(t_ms):
+        return 1.5 * np.exp(-t_ms / 42.3) + np.exp(-t_ms / 150.6)
+
+    charge, _ = quad(epsc, 0, np.inf)
+    c = bio.CerebellarCircuit(64, 20, 10, mode="spiking")
+    assert c.mossy_tau_ms == pytest.approx(charge / epsc(0.0), abs=0.05)
