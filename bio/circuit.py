@@ -55,11 +55,12 @@ E_REST_MV = float(CONSTANTS["E_L"] / b2.mV)  # granule resting potential, Fore e
 WIRED = (("mossy", "granule"), ("granule", "golgi"), ("golgi", "granule"))  # sampled masks in state_dict
 # Spiking mode's default Golgi gain per golgi_model, the starting point that calibration (csdm calibrate, csdm run)
 # moves to the data. LIF: 2, of the order calibration finds for k = 10 of 1,000 cells with the default Top-K
-# mechanisms (1.4-2.0 on digits and MNIST; docs/spiking-topk.md). Population: the gain `csdm calibrate --mode spiking
-# --golgi-model population` found for k = 10 of 1,000 cells on digits with linear granule -> Golgi synapses (4,492
-# with Poisson trains, 5,334 with regular 1,000 Hz trains; with the default depressing synapses calibration finds
-# 600-1,100); it multiplies a mean granule activity of ~0.003, hence its size.
-DEFAULT_SPIKING_GAIN = {"lif": 2.0, "population": 5000.0}
+# mechanisms (1.4-2.0 on digits and MNIST; results/fidelity-spiking). Population: 800, of the order calibration finds
+# with the default depressing granule -> Golgi synapses (613 on MNIST, 1,023 on digits; results/fidelity-spiking);
+# with linear synapses (golgi_depression=0) it found 4,492-5,334 on digits, hence POPULATION_LINEAR_GAIN. The gain
+# multiplies a mean granule activity of ~0.003, hence its size.
+DEFAULT_SPIKING_GAIN = {"lif": 2.0, "population": 800.0}
+POPULATION_LINEAR_GAIN = 5000.0
 # adapt_to (rate mode): Eq. 13's settings as fractions of the sample's drive statistics (no per-dataset
 # constants). L = SMOOTHING_GAPS x the median gap between the k-th and (k+1)-th drives: the gap Top-K must
 # resolve. Against L = 0.1 x the spread of the top k + 1 drives it keeps random addresses where they were
@@ -111,7 +112,8 @@ class CerebellarCircuit:
         activity). Together they set how many granule cells stay active: an outcome, never a parameter.
         Default gain: 30 in rate mode; in spiking mode 2 with LIF Golgi cells (it scales the
         Golgi->granule GABA quantum; the threshold raises their firing threshold by
-        golgi_threshold_scale_mV per unit) and 5000 with the population Golgi (DEFAULT_SPIKING_GAIN).
+        golgi_threshold_scale_mV per unit) and 800 with the population Golgi (5,000 with linear granule -> Golgi
+        synapses; DEFAULT_SPIKING_GAIN).
         Default threshold 0.01, and 0 for the population Golgi (its b_i is in units of mean granule
         activity, ~0.003 at k = 10 of 1,000 in spiking mode).
     golgi_model : spiking mode's Golgi cells: "lif" (conductance-based LIF cells whose spikes open
@@ -292,12 +294,14 @@ class CerebellarCircuit:
                 "The 'golgi_model' parameter of CerebellarCircuit: 'population' is for mode='spiking' "
                 "(rate mode's Golgi is always Eq. 13's rate unit). Use 'lif' or mode='spiking'."
             )
-        default_gain = 30.0 if self.mode == "rate" else DEFAULT_SPIKING_GAIN[self.golgi_model]
+        if self.golgi_depression is None:
+            self.golgi_depression = SPIKING_DEPRESSION if spiking else 0.0
+        default_gain = (30.0 if self.mode == "rate" else POPULATION_LINEAR_GAIN
+                        if self.golgi_model == "population" and self.golgi_depression == 0
+                        else DEFAULT_SPIKING_GAIN[self.golgi_model])
         self.golgi_gain = default_gain if self.golgi_gain is None else self.golgi_gain
         if self.golgi_threshold is None:
             self.golgi_threshold = 0.0 if self.golgi_model == "population" else 0.01
-        if self.golgi_depression is None:
-            self.golgi_depression = SPIKING_DEPRESSION if spiking else 0.0
         if 0 < self.golgi_depression < MIN_DEPRESSION:
             raise ValueError(f"The 'golgi_depression' parameter of CerebellarCircuit must be 0 (linear) or >= "
                              f"{MIN_DEPRESSION:g}: the loop's steepness grows as 1 / rho and the integration step "

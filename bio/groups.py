@@ -69,7 +69,7 @@ class GolgiGroup(_Group):
 
     golgi_model: Literal[GOLGI_MODELS] = _field("lif", "-", FORE, "spiking mode's Golgi cells")
     golgi_gain: float | None = _field(None, "1", EQ13 + "; calibrated to k", "Golgi gain (None: 30 rate, 2 LIF, "
-                                      "5,000 population)", gt=0)
+                                      "800 population, 5,000 with linear synapses)", gt=0)
     golgi_threshold: float | None = _field(None, "1 (activity)", EQ13 + "; calibrated to k",
                                            "Golgi threshold b_i (None: 0.01, 0 for the population Golgi)")
     tau_golgi_ms: float = _field(2.0, "ms", EQ13, "Eq. 13's tau_i", gt=0)
@@ -167,7 +167,7 @@ class SimulationGroup(_Group):
     rate_integration: Literal["explicit", "implicit"] = _field(
         "explicit", "-", ENGINE, "rate mode: the Golgi loop coupled explicitly (a step within its stability bound) "
         "or implicitly (each step solved; golgi_coupling 1 and inhibitory GABA)")
-    read_ms: float | None = _field(None, "ms", SPIKING_TOPK, "spiking read window at the end of a presentation "
+    read_ms: float | None = _field(None, "ms", ENGINE, "spiking read window at the end of a presentation "
                                    f"(None: the last {READ_FRACTION:g} of it)", gt=0)
     batch_size: int = _field(100, "presentations", ENGINE, "presentations per learning batch", ge=1)
     copies: int | None = _field(None, "presentations", ENGINE, "presentations simulated side by side (None: "

@@ -76,8 +76,9 @@ GRANULE_PER_GOLGI = 100
 #   484:397; Cathala et al. 2003, J Neurosci 23:6074) that carries about half the synaptic charge (Schwartz et al.
 #   2012, J Neurosci 32:6878), beside the fast AMPA one (Fore et al.'s tau_e, 12 ms). Mouse granule cells' NMDA EPSC
 #   decays with two exponentials, 42.3 and 150.6 ms, amplitudes in the ratio 1.5 (Ebralidze et al. 1996, J Neurosci
-#   16:5014, Table 1). One exponential with the same peak and charge stands in for the mixture: its decay is the
-#   amplitude-weighted one, 85.6 ms; the quantum keeps the charge per spike of Fore et al.'s (q x tau kept). It
+#   16:5014, Table 1). One exponential with that EPSC's peak and charge models an NMDA-dominated integration (an
+#   equal-charge mixture with the 12 ms AMPA component would decay faster): its decay is the amplitude-weighted one,
+#   85.6 ms; the quantum keeps the charge per spike of Fore et al.'s (q x tau kept). It
 #   averages the mossy trains over longer than the AMPA decay: without it the effective k spreads widely and inputs
 #   fall silent (docs/spiking-topk.md, row lif-fast-mossy; D'Angelo et al.'s 40 ms, row lif-nmda-40ms, does about
 #   as well).
@@ -94,15 +95,16 @@ GABA_TAU_MS = 100.0
 #   (the spiking counterpart of rate mode's feedforward term). Quantum in nS per spike and unit weight.
 MOSSY_GOLGI_NS = 0.03
 # - Feedback over feedforward: a granule -> Golgi quantum of 10 nS (Fore et al.'s 2 nS x 5) with half the feedforward
-#   quantum above (0.03 nS) drives the Golgi cells more by the granule cells than by the mossy fibers, so the feedback
-#   sets the count per input (measured: docs/spiking-topk.md, rows lif-fore-feedback and lif-strong-feedforward).
+#   quantum above (0.03 nS) drives the Golgi cells more by the granule cells than by the mossy fibers. At the other
+#   defaults, Fore et al.'s 2 nS and twice the feedforward quantum lie within the map's sampling error of this choice
+#   (docs/spiking-topk.md, rows lif-fore-feedback and lif-strong-feedforward).
 GRANULE_GOLGI_NS = 10.0
 # - Depressing granule -> Golgi synapses (below): spiking mode's default rho, so that the Golgi cells count active
 #   granule cells more than they weigh their rates (row lif-linear-synapses without them).
 SPIKING_DEPRESSION = 0.05
 # - Presentation and read window: 200 ms per input, the last READ_FRACTION of it read (150 ms). The loop needs the
-#   time to settle (row lif-100ms); the long window reads rates to 1 / 150 ms, and reading only the last 50 ms does
-#   about as well (row lif-short-read).
+#   time to settle (row lif-100ms); the long window is this engine's choice (rates read to 1 / 150 ms): reading only
+#   the last 50 ms does about as well (row lif-short-read).
 SPIKING_PRESENTATION_MS = 200.0
 READ_FRACTION = 0.75
 

@@ -114,8 +114,8 @@ class TrainConfig(CircuitLearning):
     bio_workers: int = Field(1, ge=1, description=WORKERS_HELP + " (bio-rate, bio-spiking)")
     golgi_model: GolgiModel = Field("lif", description=GOLGI_MODEL_HELP + " (bio-spiking)")
     golgi_gain: float | None = Field(None, gt=0, description="Eq. 13's Golgi gain (None: the circuit's default: "
-                                     "rate 30, spiking LIF 1, spiking population 5000; `csdm calibrate` "
-                                     "finds the gain for a target k) (bio-rate, bio-spiking)")
+                                     "rate 30, spiking LIF 2, spiking population 800 (5,000 with linear synapses); "
+                                     "`csdm calibrate` finds the gain for a target k) (bio-rate, bio-spiking)")
     golgi_threshold: float | None = Field(None, description="Eq. 13's Golgi threshold b_i (None: 0.01, "
                                           "population 0) (bio-rate, bio-spiking)")
     granule_threshold: float | None = Field(None, description="Eq. 13's granule threshold b (None: 0.55, set for "

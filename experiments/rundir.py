@@ -13,7 +13,9 @@ import math
 import os
 import pickle
 import platform
+import re
 import shutil
+import struct
 import subprocess
 import tempfile
 import warnings
@@ -140,13 +142,18 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """
     try:
         with warnings.catch_warnings():  # a corrupt file can name any pickle protocol; the error below says enough
-            warnings.simplefilter("ignore", UserWarning)
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise RunDirError(f"{path} holds objects other than tensors and plain data, so it is not loaded (a "
-                          "checkpoint of an older version, or one crafted to run code); start again with "
+    except pickle.UnpicklingError as exc:
+        if re.search(r"\bglobal\b", str(exc), re.IGNORECASE):  # torch's weights-only loader refused a class
+            raise RunDirError(f"{path} holds objects other than tensors and plain data, so it is not loaded (a "
+                              "checkpoint of an older version, or one crafted to run code); start again with "
+                              "--overwrite.") from None
+        raise RunDirError(f"{path} is damaged or truncated (not a readable checkpoint); start again with "
                           "--overwrite.") from None
-    except Exception as exc:  # corrupt bytes fail the unpickler anywhere (IndexError, KeyError, EOFError, ...)
+    # what corrupt bytes make the unpickler raise
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            OverflowError, struct.error) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise RunDirError(f"{path} is damaged or truncated ({reason}); start again with --overwrite.") from None
     if not isinstance(state, dict):

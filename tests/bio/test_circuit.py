@@ -254,3 +254,19 @@ def test_continual_learning_needs_golgi_inhibition(digits):
         retained[golgi] = accuracy
     assert retained["feedback"][0] > 0.95 and retained["feedback"][2] > 0.7
     assert retained["removed"][0] < 0.9 and retained["removed"][2] < 0.5
+
+
+def test_spiking_and_rate_defaults_resolve_by_mode():
+    """Mode-dependent defaults (bio/spiking.py): depressing granule -> Golgi synapses, 200 ms presentations read over
+    their last three quarters in spiking mode; linear synapses in rate mode; a given value always wins."""
+    spiking = bio.CerebellarCircuit(4, 6, 2, mode="spiking")
+    assert (spiking.golgi_depression, spiking.presentation_ms, spiking.read_ms) == (0.05, 200.0, 150.0)
+    assert (spiking.mossy_tau_ms, spiking.granule_golgi_nS, spiking.mossy_golgi_nS) == (85.6, 10.0, 0.03)
+    assert spiking.golgi_gain == 2.0
+    assert bio.CerebellarCircuit(4, 6, 2, mode="spiking", golgi_model="population").golgi_gain == 800.0
+    assert bio.CerebellarCircuit(4, 6, 2, mode="spiking", golgi_model="population",
+                                 golgi_depression=0.0).golgi_gain == 5000.0
+    given = bio.CerebellarCircuit(4, 6, 2, mode="spiking", golgi_depression=0.0, presentation_ms=80.0, read_ms=30.0)
+    assert (given.golgi_depression, given.presentation_ms, given.read_ms) == (0.0, 80.0, 30.0)
+    assert bio.CerebellarCircuit(4, 6, 2, mode="spiking", presentation_ms=40.0).read_ms == 30.0
+    assert bio.CerebellarCircuit(4, 6, 2, mode="rate").golgi_depression == 0.0

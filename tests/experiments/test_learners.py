@@ -84,13 +84,13 @@ def test_golgi_model_reaches_the_spiking_circuit(digits):
 
 def test_circuit_settings_reach_the_circuit(digits):
     """--golgi-gain, --golgi-threshold, --max-rate-hz and --mossy-firing set the circuit; unset, the
-    population Golgi gets its calibrated default gain, not the LIF cells' unscaled quantum."""
+    population Golgi gets its default gain with the default depressing synapses, not the LIF cells' quantum."""
     settings = dict(golgi_gain=7.5, golgi_threshold=0.2, max_rate_hz=1000.0, mossy_firing="regular")
     config = TrainConfig(model="bio-spiking", n_neurons=60, k=5, codegen_target="numpy", **settings)
     circuit = get_method("bio-spiking").build(config, digits.n_inputs, digits.n_classes)
     assert {name: getattr(circuit, name) for name in settings} == settings
     default = TrainConfig(model="bio-spiking", n_neurons=60, k=5, codegen_target="numpy", golgi_model="population")
-    assert get_method("bio-spiking").build(default, digits.n_inputs, digits.n_classes).golgi_gain == 5000.0
+    assert get_method("bio-spiking").build(default, digits.n_inputs, digits.n_classes).golgi_gain == 800.0
     rate_settings = dict(golgi_gain=12.0, granule_threshold=0.32, smoothing=0.07, lr_address=0.0,
                          feedforward_inhibition=1.0, value_rule="target")
     rate = TrainConfig(model="bio-rate", n_neurons=60, k=5, codegen_target="numpy", **rate_settings)
