@@ -9,8 +9,9 @@ variation over inputs), the fraction of inputs that leave no cell active. With `
 it also trains an SDMLP on the training set, copies its weights into the circuit, sets the circuit up
 again and measures the read-out agreement (the circuit's class against the SDMLP's own Top-K class).
 
-Each cell is written to ``OUT/cells/NAME.json`` atomically when it finishes; a rerun skips finished
-cells, so an interrupted map continues where it stopped. ``OUT/fidelity_map.csv``, ``.md`` and
+Each cell is written to ``OUT/cells/NAME.json`` atomically when it finishes, with the circuit parameters it was
+measured with; a rerun skips finished cells, so an interrupted map continues where it stopped, and refuses a cell
+whose circuit now resolves its parameters differently (changed defaults). ``OUT/fidelity_map.csv``, ``.md`` and
 ``.png`` are rewritten from the cells.
 """
 
@@ -142,6 +143,22 @@ def _sample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return x[np.sort(rng.choice(len(x), size=min(n, len(x)), replace=False))]
 
 
+# Parameters that setting a cell up moves to the data (calibration, rate mode's adapt_to): not part of what a cell
+# was measured with.
+SET_UP = ("golgi_gain", "golgi_threshold", "granule_threshold", "smoothing", "feedforward_inhibition", "dt_ms")
+
+
+def circuit_parameters(m: Mechanism, data: Dataset, settings: CellSettings) -> dict[str, Any]:
+    """Every circuit parameter (bio.groups) as the circuit of mechanism ``m`` resolves it before set-up: what a
+    stored cell was measured with, so that a cell measured at other defaults is not taken for this one."""
+    from bio import CerebellarCircuit
+    from bio.groups import GROUP_OF
+
+    circuit = CerebellarCircuit(data.n_inputs, settings.n_neurons, data.n_classes, mode=m.mode, seed=settings.seed,
+                                codegen_target=settings.codegen_target, **m.circuit)
+    return {name: getattr(circuit, name) for name in GROUP_OF if name not in SET_UP}
+
+
 def setup_circuit(circuit, m: Mechanism, x: np.ndarray, k: int):
     """Set ``circuit`` up for ``k`` on inputs ``x`` as mechanism ``m`` says; return the Calibration."""
     from bridge.calibrate import adapt_circuit, calibrate_golgi
@@ -203,10 +220,16 @@ def run_map(mode: str, names: Sequence[str] | None, datasets: Sequence[tuple[str
                 if stored is not None and stored.get("settings") != vars(settings):
                     raise ValueError(f"{path} was measured with other settings ({stored.get('settings')}); choose "
                                      "another --out or delete that folder.")
+                parameters = circuit_parameters(m, data, settings)
+                if stored is not None and stored.get("circuit", parameters) != parameters:
+                    changed = sorted(n for n in parameters if stored["circuit"].get(n) != parameters[n])
+                    raise ValueError(f"{path} was measured with other circuit parameters ({', '.join(changed)}: the "
+                                     "circuit's defaults have changed since); delete that cell to measure it again.")
                 if stored is None:
                     if on_cell is not None:
                         on_cell(cell_name(m, dataset, k))
-                    stored = {"settings": vars(settings), "row": measure_cell(m, data, dataset, k, settings)}
+                    stored = {"settings": vars(settings), "circuit": parameters,
+                              "row": measure_cell(m, data, dataset, k, settings)}
                     write_json(path, stored)
                 rows.append(stored["row"])
     write_outputs(stored_rows(out), out)  # the folder's map: every cell stored there, from any command

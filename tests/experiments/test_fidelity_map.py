@@ -51,6 +51,20 @@ def test_rerun_with_other_settings_is_refused(fidelity_map):
     assert result.exit_code == 2 and "other settings" in result.output
 
 
+def test_cell_measured_at_other_circuit_defaults_is_refused(fidelity_map):
+    """A stored cell records the circuit parameters it was measured with; a rerun whose circuit resolves them
+    differently (the defaults changed) is refused, naming the parameter, instead of reusing the stale cell."""
+    path = fidelity_map / "cells" / "rate-adapted-digits-k5.json"
+    cell = json.loads(path.read_text())
+    assert cell["circuit"]["tau_granule_ms"] == 10.0 and "golgi_gain" not in cell["circuit"]
+    try:
+        path.write_text(json.dumps({**cell, "circuit": {**cell["circuit"], "tau_granule_ms": 20.0}}))
+        result = CliRunner().invoke(app, ["fidelity", *ARGS, "--out", str(fidelity_map)])
+        assert result.exit_code == 2 and "tau_granule_ms" in result.output
+    finally:
+        path.write_text(json.dumps(cell))
+
+
 def test_unknown_mechanism_is_refused():
     with pytest.raises(ValueError, match="unknown mechanism"):
         get_mechanism("rate:magic")
