@@ -143,20 +143,17 @@ def _sample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return x[np.sort(rng.choice(len(x), size=min(n, len(x)), replace=False))]
 
 
-# Parameters that setting a cell up moves to the data (calibration, rate mode's adapt_to): not part of what a cell
-# was measured with.
-SET_UP = ("golgi_gain", "golgi_threshold", "granule_threshold", "smoothing", "feedforward_inhibition", "dt_ms")
-
-
 def circuit_parameters(m: Mechanism, data: Dataset, settings: CellSettings) -> dict[str, Any]:
     """Every circuit parameter (bio.groups) as the circuit of mechanism ``m`` resolves it before set-up: what a
     stored cell was measured with, so that a cell measured at other defaults is not taken for this one."""
     from bio import CerebellarCircuit
+    from bio.circuit import ADAPTED
     from bio.groups import GROUP_OF
 
+    set_up = ("golgi_gain", "golgi_threshold", *ADAPTED)  # moved to the data by calibration and adapt_to
     circuit = CerebellarCircuit(data.n_inputs, settings.n_neurons, data.n_classes, mode=m.mode, seed=settings.seed,
                                 codegen_target=settings.codegen_target, **m.circuit)
-    return {name: getattr(circuit, name) for name in GROUP_OF if name not in SET_UP}
+    return {name: getattr(circuit, name) for name in GROUP_OF if name not in set_up}
 
 
 def setup_circuit(circuit, m: Mechanism, x: np.ndarray, k: int):
