@@ -89,6 +89,27 @@ def fidelity(
     }
 
 
+def mean_following_ceiling(drive: np.ndarray, k: int) -> float:
+    """Mean Jaccard against Top-K of the threshold that follows each input's mean drive: the inhibition a Golgi
+    pathway reading only the summed mossy input (feedforward) could apply, uniform over the granule cells.
+
+    Per row the Top-K boundary is the midpoint of its k-th and (k+1)-th drives; a + b x (the row's mean drive) is
+    fitted to the boundaries by least squares, and a row's active set is its cells with drive above the fitted
+    threshold. A circuit whose Jaccard exceeds this needs inhibition that also follows what the mean misses (the
+    spread of the drives, or the count of active cells: feedback). Needs at least 3 rows.
+    """
+    drive = np.asarray(drive, dtype=np.float64)
+    if drive.ndim != 2 or len(drive) < 3:
+        raise ValueError(f"'drive' must be (inputs >= 3, n_neurons) to fit a line through its rows. Got {drive.shape}.")
+    top = exact_topk_set(drive, k)
+    ordered = -np.sort(-drive, axis=1)
+    boundary = (ordered[:, k - 1] + ordered[:, k]) / 2
+    features = np.column_stack([np.ones(len(drive)), drive.mean(axis=1)])
+    coef, *_ = np.linalg.lstsq(features, boundary, rcond=None)
+    active = drive > (features @ coef)[:, None]
+    return float(set_metrics(top, active)["jaccard"].mean())
+
+
 def _nanmean(v: np.ndarray) -> float:
     v = v[np.isfinite(v)]
     return float(v.mean()) if len(v) else float("nan")

@@ -247,7 +247,9 @@ def calibrate_cmd(
 
     from bio import CerebellarCircuit
     from bridge.calibrate import adapt_circuit, calibrate_golgi
+    from bridge.fidelity import mean_following_ceiling
     from bridge.paired import measure_fidelity
+    from bridge.transfer import normalised_drive
     from experiments.data import load_dataset
     from experiments.paired_run import golgi_search
     from experiments.registry import given
@@ -283,6 +285,9 @@ def calibrate_cmd(
                f"{cal.k_mass_spearman:.2f} (Top-K: no silent input, k independent of the input)")
     typer.echo(f"Top-K fidelity there: Jaccard {fid['jaccard_mean']:.3f}, precision {fid['precision_mean']:.3f}, "
                f"recall {fid['recall_mean']:.3f}, Spearman {fid['spearman_mean']:.3f}")
+    ceiling = mean_following_ceiling(normalised_drive(x, circuit.get_weights()["address"]), k)
+    typer.echo(f"inhibition following only each input's mean drive (feedforward at its best) would reach Jaccard "
+               f"{ceiling:.3f} on them; above that takes feedback")
 
 
 def _dataset_dirs(specs: list[str]) -> list[tuple[str, str | None]]:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bridge.fidelity import exact_topk_set, fidelity, set_metrics, union_spearman
+from bridge.fidelity import exact_topk_set, fidelity, mean_following_ceiling, set_metrics, union_spearman
 
 
 def test_exact_topk_set_with_ties():
@@ -42,3 +42,24 @@ def test_fidelity_aggregate():
     assert f["effective_k_mean"] == 2 and f["effective_k_sd"] == 0
     assert f["precision_mean"] == pytest.approx(0.75) and f["recall_mean"] == pytest.approx(0.75)
     assert f["readout_agreement"] == 0.5
+
+
+def test_mean_following_ceiling_by_hand():
+    """k = 1. Means 1, 2, 3 with Top-1 boundaries 2, 4, 4: the least-squares line is 4/3 + mean, thresholds 7/3,
+    10/3, 13/3. Rows one and two keep their top cell alone (Jaccard 1); row three's top drive 4.2 falls below 13/3,
+    so no cell is active (Jaccard 0): 2/3."""
+    drive = np.array([[3.0, 1.0, 0.0, 0.0], [5.0, 3.0, 0.0, 0.0], [4.2, 3.8, 2.0, 2.0]])
+    assert mean_following_ceiling(drive, 1) == pytest.approx(2 / 3)
+
+
+def test_mean_following_ceiling_is_exact_when_inputs_differ_only_in_scale():
+    """Rows that are one drive profile scaled (inputs differing only in their mass) have boundaries proportional to
+    their means: a mean-following threshold keeps exactly the Top-K set; shuffling one row's profile breaks it."""
+    rng = np.random.default_rng(0)
+    profile = rng.random(200)
+    drive = np.outer(rng.uniform(0.5, 3.0, 20), profile)
+    assert mean_following_ceiling(drive, 10) == 1.0
+    drive[:10] = np.outer(rng.uniform(0.5, 3.0, 10), profile ** 4)  # half the rows: another shape, same cells on top
+    assert mean_following_ceiling(drive, 10) < 0.9
+    with pytest.raises(ValueError, match="inputs >= 3"):
+        mean_following_ceiling(drive[:2], 10)

@@ -242,6 +242,8 @@ def test_calibrate_reaches_the_target_k():
     assert code == 0, output
     achieved = float(output.split("effective k ")[1].split()[0])
     assert abs(achieved - 5) < 1.0 and "Jaccard" in output
+    ceiling = float(output.split("(feedforward at its best) would reach Jaccard ")[1].split()[0])
+    assert 0.0 < ceiling <= 1.0
 
 
 def test_calibrate_passes_circuit_options():
