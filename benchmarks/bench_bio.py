@@ -17,8 +17,8 @@ process simulates side by side (the circuit's ``batch_size`` is batch x workers)
 counts are compared at equal work per process: the batch changes how much of the state fits in
 the CPU caches (rate mode, 1,000 cells, 2 processes: 572/s at 100 each, 227/s at 200 each).
 Goals (2 CPU cores, 1,000 granule cells): rate mode >= 1,000 presentations/s; spiking
-<= 20 ms wall per 100 ms of simulated time (``ms_per_100ms``; spiking mode's default presentation is 200 ms, so
-its ``ms_per_pres`` is twice that). The first call per configuration (code generation,
+<= 20 ms wall per presentation (``ms_per_pres``; spiking mode's default presentation is 200 ms, and
+``ms_per_100ms`` gives the wall time per 100 ms simulated). The first call per configuration (code generation,
 Cython or C++ compilation on a cold cache) is timed separately as "warm-up" and excluded.
 cpp_standalone runs the compiled program once per simulation batch (a subprocess that reads
 its inputs from and writes all state to files), so its figure includes that per-batch cost.

@@ -36,6 +36,7 @@ from bio.spiking import (
     GRANULE_PER_GOLGI,
     READ_FRACTION,
     SPIKING_DEPRESSION,
+    SPIKING_DT_MS,
     SPIKING_PRESENTATION_MS,
     SpikingLoop,
     mechanism_namespace,
@@ -165,7 +166,7 @@ class CerebellarCircuit:
         constants and refuses any other set.
     presentation_ms, dt_ms : biological time per input and integration step (default: 50 ms and, in
         rate mode, a step chosen from the Golgi loop's stiffness: 0.4 ms shortened to a tenth of the
-        stability bound at the loop gain the inputs reach, ``auto_dt``; spiking 200 / 0.1 ms). A given
+        stability bound at the loop gain the inputs reach, ``auto_dt``; spiking 200 / 0.2 ms). A given
         rate-mode step that the loop cannot take is refused. read_ms : spiking read window at the end of a
         presentation (default: its last ``bio.spiking.READ_FRACTION``, 150 of 200 ms; the loop settles before).
     max_rate_hz : mossy rate of a unit-norm input's largest possible component. Default 1,000 Hz (mossy
@@ -322,7 +323,8 @@ class CerebellarCircuit:
         self.presentation_ms = self.presentation_ms or (SPIKING_PRESENTATION_MS if spiking else 50.0)
         # rate mode without a given step: start at 0.4 ms and shorten it to the inputs' loop stiffness (_fit_step)
         self.auto_dt = self.dt_ms is None and not spiking and not self.implicit
-        self.dt_ms = self.dt_ms or (0.1 if spiking else IMPLICIT_DT * self.tau_golgi_ms if self.implicit else 0.4)
+        rate_dt = IMPLICIT_DT * self.tau_golgi_ms if self.implicit else 0.4
+        self.dt_ms = self.dt_ms or (SPIKING_DT_MS if spiking else rate_dt)
         self._check_time()
         self.read_ms = min(self.read_ms or READ_FRACTION * self.presentation_ms, self.presentation_ms)
         if self.purkinje_norm != "none" and self.value_rule != "target":

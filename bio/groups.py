@@ -32,6 +32,7 @@ from bio.spiking import (
     MOSSY_TAU_MS,
     READ_FRACTION,
     SPIKING_DEPRESSION,
+    SPIKING_DT_MS,
     SPIKING_PRESENTATION_MS,
 )
 
@@ -163,7 +164,7 @@ class SimulationGroup(_Group):
     presentation_ms: float | None = _field(None, "ms", ENGINE, "time per input (None: 50 rate, "
                                           f"{SPIKING_PRESENTATION_MS:g} spiking)", gt=0)
     dt_ms: float | None = _field(None, "ms", ENGINE, "integration step (None: rate mode chooses it from the loop's "
-                                 "stiffness; spiking 0.1)", gt=0)
+                                 f"stiffness; spiking {SPIKING_DT_MS:g})", gt=0)
     rate_integration: Literal["explicit", "implicit"] = _field(
         "explicit", "-", ENGINE, "rate mode: the Golgi loop coupled explicitly (a step within its stability bound) "
         "or implicitly (each step solved; golgi_coupling 1 and inhibitory GABA)")

@@ -150,7 +150,8 @@ def circuit_parameters(m: Mechanism, data: Dataset, settings: CellSettings) -> d
     from bio.circuit import ADAPTED
     from bio.groups import GROUP_OF
 
-    set_up = ("golgi_gain", "golgi_threshold", *ADAPTED)  # moved to the data by calibration and adapt_to
+    # moved to the data by calibration and (rate mode) adapt_to; spiking mode keeps its step and other defaults
+    set_up = ("golgi_gain", "golgi_threshold", *(ADAPTED if m.mode == "rate" else ()))
     circuit = CerebellarCircuit(data.n_inputs, settings.n_neurons, data.n_classes, mode=m.mode, seed=settings.seed,
                                 codegen_target=settings.codegen_target, **m.circuit)
     return {name: getattr(circuit, name) for name in GROUP_OF if name not in set_up}
