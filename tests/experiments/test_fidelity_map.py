@@ -87,3 +87,15 @@ def test_every_mechanism_builds_its_circuit(m):
     c = CerebellarCircuit(64, 200, 10, mode=m.mode, seed=0, **m.circuit)
     for name, value in m.circuit.items():
         assert getattr(c, name) == value
+
+
+def test_circuit_record_keeps_the_spiking_step_and_leaves_the_rate_step_to_the_data():
+    """Rate mode sets its step from the data (adapt_to), so a rate cell's record leaves it out; spiking mode keeps
+    its default step, and a cell measured at another one must not be reused: its record holds the step."""
+    from experiments.data import load_dataset
+    from experiments.fidelity_map import CellSettings, circuit_parameters
+
+    data, settings = load_dataset("digits"), CellSettings(inputs=10, n_neurons=50)
+    assert "dt_ms" not in circuit_parameters(get_mechanism("rate:adapted"), data, settings)
+    spiking = circuit_parameters(get_mechanism("spiking:lif"), data, settings)
+    assert spiking["dt_ms"] == 0.2 and "golgi_gain" not in spiking
