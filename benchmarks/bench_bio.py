@@ -99,8 +99,8 @@ def main() -> None:
                         help="rate-mode presentations per process simulated side by side (1,000 cells)")
     parser.add_argument("--spiking-batches", nargs="+", type=int, default=[50],
                         help="spiking-mode presentations per process simulated side by side")
-    parser.add_argument("--spiking-dt", nargs="+", type=float, default=[0.1],
-                        help="spiking-mode integration steps (ms) to compare side by side")
+    parser.add_argument("--spiking-dt", nargs="+", type=float, default=[None],
+                        help="spiking-mode integration steps (ms) to compare side by side [default: the circuit's]")
     parser.add_argument("--depression", nargs="+", type=float, default=[0.0],
                         help="rate-mode golgi_depression values to compare at 1,000 cells (0: Eq. 13's linear input)")
     parser.add_argument("--integration", nargs="+", default=["explicit", "implicit"],
