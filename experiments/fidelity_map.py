@@ -92,6 +92,11 @@ MECHANISMS: tuple[Mechanism, ...] = (
     # one option added at a time
     Mechanism("lif-strong-feedforward", "spiking", "as lif with twice the mossy -> Golgi feedforward quantum "
               "(0.06 nS)", circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.06}),
+    Mechanism("lif-strong-feedback", "spiking", "as lif with twice the granule -> Golgi quantum (20 nS)",
+              circuit={"golgi_model": "lif", "granule_golgi_nS": 20.0}),
+    Mechanism("lif-every-golgi", "spiking", "as lif with every granule cell connected to and from every Golgi cell "
+              "(connection probability 1 instead of 0.9: the same inhibition for all granule cells)",
+              circuit={"golgi_model": "lif", "p_golgi": 1.0}),
     Mechanism("lif-tonic-gaba", "spiking", "as lif with Fore et al.'s 1 nS tonic GABA-A conductance of the granule "
               "cells", circuit={"golgi_model": "lif", "tonic_gaba_nS": 1.0}),
     Mechanism("lif-golgi-golgi", "spiking", "as lif with Golgi -> Golgi inhibition (connection probability 0.5, "
