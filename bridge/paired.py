@@ -74,10 +74,19 @@ def measure_fidelity(circuit: Learner, x: np.ndarray, k: int) -> dict[str, Any]:
 def set_up(circuit: Learner, x: np.ndarray, k: int, golgi_search: tuple[str, tuple[float, float]]) -> Calibration:
     """Set a circuit up for ``k`` active cells on inputs ``x``: rate mode from the data
     (:func:`bridge.calibrate.adapt_circuit`: Eq. 13's settings from the drives, then the Golgi threshold);
-    spiking mode by calibrating the Golgi parameter ``golgi_search`` names."""
+    spiking mode by calibrating the Golgi parameter ``golgi_search`` names. Both tune the mature circuit (inhibitory
+    GABA, as the SDMLP's Top-K) and give a young circuit its state back with the tuned Golgi setting, so that it
+    learns with that Golgi cell and goes through its own GABA switch."""
     if circuit.mode == "rate":
         return adapt_circuit(circuit, x, k)
-    return calibrate_golgi(circuit, x, k, *golgi_search)
+    young = circuit.state_dict()
+    circuit.mature()
+    calibration = calibrate_golgi(circuit, x, k, *golgi_search)
+    matured = not (np.array_equal(young["chloride_mM"], circuit.chloride_mM_)
+                   and np.array_equal(young["activity_count"], circuit.activity_count_))
+    if matured:  # it was young (only then: loading a state rebuilds the Brian2 network)
+        circuit.load_state_dict({**young, calibration.parameter: calibration.value})
+    return calibration
 
 
 def run_paired(
@@ -117,14 +126,7 @@ def run_paired(
     step = on_step or (lambda message: None)
     if calibration_x is not None and "native" in circuits and record.tasks_done == 0:
         step("calibrating the native circuit's Golgi cell")
-        native = circuits["native"]
-        if native.mode == "rate":  # adapt_circuit tunes the mature circuit and gives the young state back
-            calibration = adapt_circuit(native, calibration_x, k)
-        else:
-            young = native.state_dict()
-            native.mature()  # tune the Golgi cell for the adult circuit, then give the young state back
-            calibration = calibrate_golgi(native, calibration_x, k, *golgi_search)
-            native.load_state_dict({**young, calibration.parameter: calibration.value})  # young, calibrated Golgi
+        calibration = set_up(circuits["native"], calibration_x, k, golgi_search)
         record.calibration.setdefault("native", []).append(vars(calibration))
     for task in tasks[record.tasks_done :]:
         step(f"task {task.index}: SDMLP")

@@ -91,8 +91,25 @@ def _learners(cfg: PairedConfig, stream: TaskStream, seed: int) -> tuple[SDMLP, 
     return ann, circuits
 
 
+def _unset_options(cfg: PairedConfig, circuits: dict[str, CerebellarCircuit]) -> dict[str, str]:
+    """What the run's circuits resolved the unset circuit options of ``cfg`` to, as the report shows them: a
+    mode-dependent default, 'set from the data' where calibration moves it, or 'not used' where the mode has none."""
+    native, any_circuit = circuits.get("native"), next(iter(circuits.values()))
+    texts = {"golgi_depression": f"default for {cfg.mode} mode ({any_circuit.golgi_depression:g})",
+             "rate_integration": (f"{_transfer_integration(cfg)} (transfer circuit)" if cfg.mode == "rate"
+                                  else "not used (rate mode only)")}
+    for name in ("granule_threshold", "feedforward_inhibition"):
+        texts[name] = ("not used (rate mode only)" if cfg.mode == "spiking" else
+                       "set from the data (calibration below)" if cfg.calibrate else
+                       f"default ({getattr(any_circuit, name):g})")
+    for name in ("lr_address", "value_rule", "purkinje_norm"):
+        texts[name] = f"default ({getattr(native, name)})" if native is not None else "not used (no native circuit)"
+    return {name: text for name, text in texts.items() if getattr(cfg, name) is None}
+
+
 def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: PairedConfig,
-           started: float | None = None, e_gaba: dict[str, list[dict]] | None = None) -> dict:
+           started: float | None = None, e_gaba: dict[str, list[dict]] | None = None,
+           unset: dict[str, str] | None = None) -> dict:
     names = task_names(stream)
     done = record.tasks_done
     learners = {}
@@ -130,7 +147,8 @@ def _write(rundir: RunDir, record: PairedRecord, stream: TaskStream, cfg: Paired
     prov = run_provenance(rundir.path)
     report = paired_report(paired_title(cfg.dataset, len(stream), cfg.classes_per_task, cfg.mode, prov.get("seed", 0)),
                            cfg.model_dump(), metrics, fidelity, record.calibration, figures, provenance=prov,
-                           runtime_s=None if started is None else time.perf_counter() - started, names=NAMES)
+                           runtime_s=None if started is None else time.perf_counter() - started, unset=unset,
+                           names=NAMES)
     atomic_write(rundir.file("report.html"), lambda f: f.write(report))
     return metrics
 
@@ -141,6 +159,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
     started = time.perf_counter()
     stream = class_incremental(dataset, cfg.classes_per_task, cfg.class_order, seed)
     ann, circuits = _learners(cfg, stream, seed)
+    unset = _unset_options(cfg, circuits)
     checkpoint = rundir.prepare({**cfg.model_dump(), "seed": seed}, resume=resume, overwrite=overwrite,
                                 defaults={**PairedConfig().model_dump(), **PAIRED_BEFORE})
     record = None
@@ -163,7 +182,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
         rundir.save_checkpoint({"sdmlp": ann.state_dict(),
                                 "circuits": {p: c.state_dict() for p, c in circuits.items()},
                                 "record": dataclasses.asdict(rec), "e_gaba": e_gaba})
-        _write(rundir, rec, stream, cfg, started, e_gaba)
+        _write(rundir, rec, stream, cfg, started, e_gaba, unset)
         bar.update(1)
 
     try:
@@ -182,7 +201,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
         for circuit in circuits.values():
             circuit.close()  # stop worker processes
     return {"seed": seed, "folder": str(rundir.path),
-            "metrics": _write(rundir, record, stream, cfg, started, e_gaba), "fidelity": record.fidelity}
+            "metrics": _write(rundir, record, stream, cfg, started, e_gaba, unset), "fidelity": record.fidelity}
 
 
 def _raster(circuits: dict[str, CerebellarCircuit], x: np.ndarray, path: Path) -> None:

@@ -89,13 +89,18 @@ def circuit_defaults() -> dict[str, Any]:
     return {**signature, **{name: f.default for model in GROUPS.values() for name, f in model.model_fields.items()}}
 
 
-def resolved_config(config: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(option, value) rows with no bare ``None``: an unset option shows 'default (X)' where its default is
+def resolved_config(config: Mapping[str, Any], defaults: Mapping[str, Any],
+                    unset: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(option, value) rows with no bare ``None``: an unset option shows its text in ``unset`` (what the run
+    resolved it to, e.g. a mode-dependent default or 'set from the data'), else 'default (X)' where its default is
     known, 'not used (embedded dataset)' for an unset data folder, else 'auto' (chosen at run time)."""
+    unset = unset or {}
     rows = []
     for key, value in config.items():
         if value is None:
-            if key == "data_dir":
+            if key in unset:
+                text = unset[key]
+            elif key == "data_dir":
                 text = "not used (embedded dataset)" if config.get("dataset") == "digits" else "$CSDM_DATA_DIR"
             elif defaults.get(key) is not None:
                 text = f"default ({_plain(defaults[key])})"
@@ -246,13 +251,14 @@ def _duration(seconds: float | None) -> str:
 def paired_report(title: str, config: dict, metrics: dict, fidelity: dict, calibration: dict,
                   figures: list[Path], *, provenance: Mapping[str, Any] | None = None,
                   runtime_s: float | None = None, defaults: Mapping[str, Any] | None = None,
-                  names: Mapping[str, str] | None = None) -> str:
+                  unset: Mapping[str, str] | None = None, names: Mapping[str, str] | None = None) -> str:
     """HTML text of the report: provenance, summary per learner, definitions, captioned figures and learning
     curves, accuracy matrices, fidelity per task, calibration and the resolved configuration.
 
     ``provenance``: seed, git revision, start time and library versions (:func:`run_provenance`);
     ``runtime_s``: wall time of the command that wrote the report; ``defaults``: what unset options resolve
-    to (:func:`circuit_defaults` when None); ``names``: figure key -> learner name for the captions.
+    to (:func:`circuit_defaults` when None); ``unset``: what the run resolved unset options to
+    (:func:`resolved_config`); ``names``: figure key -> learner name for the captions.
     """
     provenance = dict(provenance or {})
     names = dict(names or {})
@@ -287,7 +293,7 @@ def paired_report(title: str, config: dict, metrics: dict, fidelity: dict, calib
         for p, recs in calibration.items()) or "<p>Not calibrated (<code>--no-calibrate</code>).</p>"
     if defaults is None:
         defaults = circuit_defaults()
-    cfg = _table(["option", "value"], [list(r) for r in resolved_config(config, defaults)])
+    cfg = _table(["option", "value"], [list(r) for r in resolved_config(config, defaults, unset)])
     definitions = "<dl>" + "".join(f"<dt>{term}</dt><dd>{text}</dd>" for term, text in DEFINITIONS) + "</dl>"
 
     figs = []

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tqdm import tqdm
+
 from experiments.config import ConfigError, TrainConfig
 from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_curves, plot_accuracy_matrix
-from experiments.registry import batched_models, get_method, set_up_from_data
+from experiments.registry import SET_UP_INPUTS, batched_models, get_method, set_up_from_data
 from experiments.resources import check_model_memory
 from experiments.rundir import RunDir, write_csv, write_json
 from experiments.runner import RunRecord, train_stream
 from experiments.streams import TaskStream, class_incremental
 from experiments.tidy import COLUMNS, learner_rows
+
+CALIBRATION = "calibration.json"  # how a circuit was set up from the data (bridge.calibrate.Calibration)
 
 
 def task_names(stream: TaskStream) -> list[str]:
@@ -83,10 +87,16 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
         record = RunRecord.from_dict(checkpoint["record"])
     else:
         try:
-            set_up_from_data(learner, config, stream)  # rate-mode circuit: Eq. 13 from the data (state_dict keeps it)
+            calibration = set_up_from_data(learner, config, stream)  # a circuit: from the data (state_dict keeps it)
         except Exception:
             rundir.abandon()
             raise
+        if calibration is not None:
+            write_json(rundir.file(CALIBRATION), calibration)
+            if progress:
+                tqdm.write(f"{config.model}: {calibration['parameter']} {calibration['value']:.4g} gives mean k "
+                           f"{calibration['achieved_k']:.1f} (target {config.k}) on {SET_UP_INPUTS} training inputs, "
+                           f"{calibration['silent_fraction']:.1%} of them with no active cell ({CALIBRATION})")
 
     def checkpoint(rec: RunRecord) -> None:
         rundir.save_checkpoint({"learner": learner.state_dict(), "record": rec.to_dict()})

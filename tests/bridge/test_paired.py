@@ -124,6 +124,9 @@ def test_csdm_run_end_to_end(tmp_path, digits):
             assert key in fid[protocol][0]
     report = (run / "report.html").read_text()
     assert "SDMLP" in report and "circuit (transfer)" in report and "data:image/png;base64" in report
+    # unset options show what the run resolved them to, not 'auto'
+    assert "<td>auto</td>" not in report and "<td>default for rate mode (0)</td>" in report
+    assert "<td>implicit (transfer circuit)</td>" in report and "set from the data (calibration below)" in report
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["seeds"] == 1
     # transfer: the circuit runs the SDMLP's own weights, so it should read out like it
     assert results[0]["fidelity"]["transfer"][-1]["readout_agreement"] > 0.5
@@ -132,6 +135,19 @@ def test_csdm_run_end_to_end(tmp_path, digits):
     calibrated = checkpoint["record"]["calibration"]["native"][0]
     assert checkpoint["circuits"]["native"][calibrated["parameter"]] == calibrated["value"]
     assert checkpoint["circuits"]["native"]["golgi_threshold"] != CerebellarCircuit(4, 2, 2).golgi_threshold
+
+
+def test_report_resolves_mode_dependent_options_of_a_spiking_run(digits):
+    from experiments.paired_run import _unset_options
+
+    cfg = PairedConfig(n_neurons=50, device="cpu", mode="spiking", protocol="transfer")
+    _, circuits = _learners(cfg, class_incremental(digits), seed=0)
+    texts = _unset_options(cfg, circuits)
+    assert texts["golgi_depression"] == "default for spiking mode (0.05)"
+    assert texts["granule_threshold"] == texts["rate_integration"] == "not used (rate mode only)"
+    assert texts["value_rule"] == "not used (no native circuit)"
+    given = _unset_options(cfg.model_copy(update={"golgi_depression": 0.1}), circuits)
+    assert "golgi_depression" not in given  # a set option shows its own value
 
 
 def test_learning_rules_reach_the_native_circuit_only(digits):

@@ -118,3 +118,25 @@ def test_a_dataset_retuned_coefficient_replaces_mnists():
     assert build(fashion, 64, 10).regularizer.coef == 1e6
     assert build(fashion.model_copy(update={"reg_coef": 3.0}), 64, 10).regularizer.coef == 3.0
     assert get_method("ewc").build(fashion.model_copy(update={"model": "ewc"}), 64, 10).regularizer.coef == 1e7
+
+
+def test_csdm_train_calibrates_a_spiking_circuit_to_k_and_keeps_it_young(digits):
+    """csdm train sets a spiking circuit up as csdm run does: the Golgi gain calibrated to --k on training inputs
+    (the mature circuit), the young chloride state given back; a given --golgi-gain is left alone."""
+    from experiments.registry import set_up_from_data
+
+    stream = class_incremental(digits, 2)
+    config = TrainConfig(model="bio-spiking", n_neurons=100, k=5, codegen_target="cython")
+    circuit = get_method("bio-spiking").build(config, digits.n_inputs, digits.n_classes)
+    young = circuit.chloride_mM_.copy()
+    record = set_up_from_data(circuit, config, stream, n_inputs=30)
+    assert record["parameter"] == "golgi_gain" and circuit.golgi_gain == record["value"] != 2.0
+    assert abs(record["achieved_k"] - 5) <= 1.0, record
+    np.testing.assert_array_equal(circuit.chloride_mM_, young)
+    x = np.concatenate([t.x_train for t in stream])[:30]
+    circuit.mature()  # the calibrated gain holds k on the mature circuit (other inputs than the sample: +-2)
+    assert abs((circuit.hidden(x) > circuit.active_threshold).sum(axis=1).mean() - 5) <= 2.0
+
+    given = TrainConfig(model="bio-spiking", n_neurons=100, k=5, codegen_target="cython", golgi_gain=3.0)
+    fixed = get_method("bio-spiking").build(given, digits.n_inputs, digits.n_classes)
+    assert set_up_from_data(fixed, given, stream, n_inputs=30) is None and fixed.golgi_gain == 3.0
