@@ -87,8 +87,22 @@ MIN_DEPRESSION = 0.01
 # heavy-tailed inputs (tests/bio/test_rate.py) the steady state is exact and the state after 50 ms within 1e-2.
 IMPLICIT_DT = 0.5
 ADAPTED = ("granule_threshold", "smoothing", "feedforward_inhibition", "dt_ms")  # also in state_dict
+# Parameters a state does not fix: the Golgi settings and ADAPTED, which it restores, and the speed settings.
+# Every other parameter is saved with the state, and a circuit built with other values refuses it
+# (load_state_dict): the saved weights would run with other dynamics (e.g. after a default changed).
+NOT_IN_PARAMETERS = ("golgi_gain", "golgi_threshold", "golgi_clamp", *ADAPTED, "codegen_target", "n_workers")
 THRESHOLD_MARGIN = 0.25
 COUNT_TOLERANCE = 1.0
+
+
+class ParameterMismatch(ValueError):
+    """A saved state met a circuit built with other parameters (:meth:`CerebellarCircuit.load_state_dict`);
+    ``listed``: each differing parameter, saved value first."""
+
+    def __init__(self, listed: str) -> None:
+        self.listed = listed
+        super().__init__(f"The state was saved from a circuit with other parameters: {listed}. Build the circuit "
+                         "with the saved values, or pass strict=False to run the saved weights with these.")
 
 
 class CerebellarCircuit:
@@ -877,10 +891,30 @@ class CerebellarCircuit:
             "golgi_clamp": self.golgi_clamp,
             "golgi_depression": self.golgi_depression,
             **{name: getattr(self, name) for name in ADAPTED},
+            "parameters": self.parameters(),
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore everything :meth:`state_dict` returned; the next run rebuilds the Brian2 network."""
+    def parameters(self) -> dict[str, Any]:
+        """The mode, cell constants, anatomy and every parameter (:mod:`bio.groups`) that a saved state does not
+        restore itself (``NOT_IN_PARAMETERS``): what the state's weights were learned with."""
+        cells = {name: str(value) for name, value in self.cell_params.namespace().items()}
+        return {"mode": self.mode, "anatomy": self.anatomy, "cell_params": f"{self.cell_params.name} {cells}",
+                **{name: getattr(self, name) for name in groups.GROUP_OF if name not in NOT_IN_PARAMETERS}}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Restore everything :meth:`state_dict` returned; the next run rebuilds the Brian2 network.
+
+        A state saved with other parameters (:meth:`parameters`) is refused, naming them, unless ``strict`` is
+        False: then the saved weights run with this circuit's parameters. States saved before the parameters were
+        part of them are not checked.
+        """
+        saved_parameters, parameters = state.get("parameters"), self.parameters()
+        if strict and saved_parameters is not None and saved_parameters != parameters:
+            changed = sorted(n for n in saved_parameters.keys() | parameters.keys()
+                             if saved_parameters.get(n) != parameters.get(n))
+            listed = "; ".join(f"{n}={saved_parameters.get(n)!r} (this circuit: {parameters.get(n)!r})"
+                               for n in changed)
+            raise ParameterMismatch(listed)
         self.graph.edges["mossy", "granule"]["mask"] = np.asarray(state["mask_mossy_granule"], dtype=bool)
         self._dendrites = self.graph.edges["mossy", "granule"]["mask"]
         self.set_weights(state)

@@ -169,7 +169,7 @@ def run_seed(cfg: PairedConfig, dataset, seed: int, rundir: RunDir, *, resume: b
         e_gaba = checkpoint.get("e_gaba", e_gaba)
         ann.load_state_dict(checkpoint["sdmlp"])
         for p, c in circuits.items():
-            c.load_state_dict(checkpoint["circuits"][p])
+            rundir.load_learner(c, checkpoint["circuits"][p])
             if "golgi_threshold" in checkpoint:  # written before the circuit's state held its Golgi settings
                 c.golgi_threshold = checkpoint["golgi_threshold"][p]
         record = PairedRecord(**checkpoint["record"])

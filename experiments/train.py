@@ -83,7 +83,7 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
                                 defaults=TrainConfig().model_dump())
     record = None
     if checkpoint is not None:
-        learner.load_state_dict(checkpoint["learner"])
+        rundir.load_learner(learner, checkpoint["learner"])
         record = RunRecord.from_dict(checkpoint["record"])
     else:
         try:

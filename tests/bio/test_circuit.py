@@ -270,3 +270,25 @@ def test_spiking_and_rate_defaults_resolve_by_mode():
     assert (given.golgi_depression, given.presentation_ms, given.read_ms) == (0.0, 80.0, 30.0)
     assert bio.CerebellarCircuit(4, 6, 2, mode="spiking", presentation_ms=40.0).read_ms == 30.0
     assert bio.CerebellarCircuit(4, 6, 2, mode="rate").golgi_depression == 0.0
+
+
+def test_a_state_is_refused_by_a_circuit_with_other_parameters():
+    """A state keeps the parameters its weights were learned with: a circuit built otherwise (e.g. after a default
+    changed) refuses it, naming what differs, before changing anything; strict=False loads the weights anyway."""
+    saved = bio.CerebellarCircuit(8, 20, 2, mode="spiking", mossy_tau_ms=12.0, seed=0)
+    state = saved.state_dict()
+    other = bio.CerebellarCircuit(8, 20, 2, mode="spiking", seed=1)
+    before = other.address_.copy()
+    with pytest.raises(ValueError, match=r"mossy_tau_ms=12\.0 \(this circuit: 85\.6\)"):
+        other.load_state_dict(state)
+    np.testing.assert_array_equal(other.address_, before)  # refused before any change
+    other.load_state_dict(state, strict=False)
+    np.testing.assert_array_equal(other.address_, saved.address_)
+    # speed settings and what the state restores itself do not count; a state from before the check loads
+    same = bio.CerebellarCircuit(8, 20, 2, mode="spiking", mossy_tau_ms=12.0, n_workers=2, golgi_gain=7.0)
+    same.load_state_dict(state)
+    assert same.golgi_gain == saved.golgi_gain
+    with pytest.raises(ValueError, match="mode='spiking'"):
+        bio.CerebellarCircuit(8, 20, 2).load_state_dict(state)
+    old = {k: v for k, v in state.items() if k != "parameters"}
+    other.load_state_dict(old)

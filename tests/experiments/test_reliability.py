@@ -265,3 +265,22 @@ def test_ctrl_c_with_worker_processes_prints_one_line(tmp_path):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
     assert err.strip() == "interrupted; continue with the same command and --resume", err
+
+
+def test_resume_refuses_a_circuit_saved_with_other_parameters(tmp_path):
+    """--resume of a circuit whose saved parameters this version builds otherwise (a default changed since) stops
+    with the revision that wrote the run, not with a traceback and not by running the old weights with new
+    dynamics; other errors of the learner pass unchanged."""
+    import bio
+
+    rundir = RunDir(tmp_path / "run")
+    rundir.prepare({"model": "bio-rate"}, resume=False, overwrite=False)
+    config = json.loads((rundir.path / "config.json").read_text())
+    config["provenance"]["git_revision"] = "0123abc"
+    (rundir.path / "config.json").write_text(json.dumps(config))
+    state = bio.CerebellarCircuit(8, 20, 2, tau_granule_ms=5.0).state_dict()
+    with pytest.raises(RunDirError, match=r"cannot be resumed.*tau_granule_ms=5\.0.*0123abc.*--overwrite"):
+        rundir.load_learner(bio.CerebellarCircuit(8, 20, 2), state)
+    with pytest.raises(ValueError, match="shape") as caught:
+        rundir.load_learner(bio.CerebellarCircuit(8, 21, 2), {**state, "parameters": None})
+    assert not isinstance(caught.value, RunDirError)
