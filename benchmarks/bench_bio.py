@@ -35,9 +35,8 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 import bio
-from bridge.calibrate import adapt_circuit, calibrate_golgi
+from bridge.calibrate import adapt_circuit, calibrate_golgi, golgi_search
 from bridge.fidelity import exact_topk_set, set_metrics
-from experiments.paired_run import golgi_search
 
 
 def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch: int,

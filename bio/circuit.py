@@ -895,18 +895,20 @@ class CerebellarCircuit:
         }
 
     def parameters(self) -> dict[str, Any]:
-        """The mode, cell constants, anatomy and every parameter (:mod:`bio.groups`) that a saved state does not
-        restore itself (``NOT_IN_PARAMETERS``): what the state's weights were learned with."""
-        cells = {name: str(value) for name, value in self.cell_params.namespace().items()}
-        return {"mode": self.mode, "anatomy": self.anatomy, "cell_params": f"{self.cell_params.name} {cells}",
-                **{name: getattr(self, name) for name in groups.GROUP_OF if name not in NOT_IN_PARAMETERS}}
+        """The mode, anatomy, cell constants (SI units), the Golgi count and every other parameter (:mod:`bio.groups`)
+        that a saved state does not restore itself (``NOT_IN_PARAMETERS``): what the state's weights were learned
+        with."""
+        cells = {name: float(value) for name, value in self.cell_params.namespace().items()}  # SI units
+        return {"mode": self.mode, "anatomy": self.anatomy, "cell_params": self.cell_params.name, **cells,
+                **{name: getattr(self, name) for name in groups.GROUP_OF if name not in NOT_IN_PARAMETERS},
+                "n_golgi": self.graph.nodes["golgi"]["size"]}  # as resolved (None: a default count)
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
         """Restore everything :meth:`state_dict` returned; the next run rebuilds the Brian2 network.
 
         A state saved with other parameters (:meth:`parameters`) is refused, naming them, unless ``strict`` is
         False: then the saved weights run with this circuit's parameters. States saved before the parameters were
-        part of them are not checked.
+        part of them are checked for golgi_depression alone.
         """
         saved_parameters, parameters = state.get("parameters"), self.parameters()
         if strict and saved_parameters is not None and saved_parameters != parameters:
@@ -930,7 +932,8 @@ class CerebellarCircuit:
         self.golgi_threshold = float(state.get("golgi_threshold", self.golgi_threshold))
         self.golgi_clamp = state.get("golgi_clamp", self.golgi_clamp)
         saved = float(state.get("golgi_depression", 0.0))
-        if saved != self.golgi_depression:  # adapt_to's L and the Golgi settings belong to the saved synapses
+        # adapt_to's L and the Golgi settings belong to the saved synapses
+        if strict and saved != self.golgi_depression:
             raise ValueError(f"The state was saved from a circuit with golgi_depression={saved:g}; this circuit has "
                              f"{self.golgi_depression:g}. Build the circuit with golgi_depression={saved:g}.")
         for name in ADAPTED:  # set by adapt_to; states saved before it keep the constructor's

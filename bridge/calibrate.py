@@ -15,6 +15,17 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import spearmanr
 
+# The Golgi parameter calibrated and its search bracket: in rate mode Eq. 13's b_i; in spiking mode
+# the Golgi synaptic gain (the Golgi threshold saturates there before k reaches ~10); for spiking
+# mode's population-rate Golgi its gain, which multiplies a mean granule activity of ~0.003.
+GOLGI_SEARCH = {"rate": ("golgi_threshold", (-2.0, 2.0)), "spiking": ("golgi_gain", (0.5, 300.0)),
+                "population": ("golgi_gain", (10.0, 1e5))}
+
+
+def golgi_search(mode: str, golgi_model: str) -> tuple[str, tuple[float, float]]:
+    """The Golgi parameter and bracket that calibration searches for this circuit."""
+    return GOLGI_SEARCH["population" if golgi_model == "population" else mode]
+
 
 @dataclass(frozen=True)
 class Calibration:

@@ -81,12 +81,14 @@ def set_up(circuit: Learner, x: np.ndarray, k: int, golgi_search: tuple[str, tup
         return adapt_circuit(circuit, x, k)
     young = circuit.state_dict()
     circuit.mature()
-    calibration = calibrate_golgi(circuit, x, k, *golgi_search)
     matured = not (np.array_equal(young["chloride_mM"], circuit.chloride_mM_)
                    and np.array_equal(young["activity_count"], circuit.activity_count_))
-    if matured:  # it was young (only then: loading a state rebuilds the Brian2 network)
-        circuit.load_state_dict({**young, calibration.parameter: calibration.value})
-    return calibration
+    parameter = golgi_search[0]
+    try:
+        return calibrate_golgi(circuit, x, k, *golgi_search)
+    finally:  # calibrated or not, a young circuit gets its state back (loading a state rebuilds the network)
+        if matured:
+            circuit.load_state_dict({**young, parameter: getattr(circuit, parameter)})
 
 
 def run_paired(

@@ -246,12 +246,11 @@ def calibrate_cmd(
     import numpy as np
 
     from bio import CerebellarCircuit
-    from bridge.calibrate import adapt_circuit, calibrate_golgi
+    from bridge.calibrate import adapt_circuit, calibrate_golgi, golgi_search
     from bridge.fidelity import mean_following_ceiling
     from bridge.paired import measure_fidelity
     from bridge.transfer import normalised_drive
     from experiments.data import load_dataset
-    from experiments.paired_run import golgi_search
     from experiments.registry import given
 
     default_parameter, (default_low, default_high) = golgi_search(mode, golgi_model)

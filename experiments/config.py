@@ -114,9 +114,10 @@ class TrainConfig(CircuitLearning):
     bio_workers: int = Field(1, ge=1, description=WORKERS_HELP + " (bio-rate, bio-spiking)")
     golgi_model: GolgiModel = Field("lif", description=GOLGI_MODEL_HELP + " (bio-spiking)")
     golgi_gain: float | None = Field(None, gt=0, description="Eq. 13's Golgi gain (None: set from the data, in rate "
-                                     "mode with Eq. 13's settings unless those are given, in spiking mode calibrated "
-                                     "to --k on 200 training inputs; else the circuit's default: rate 30, spiking LIF "
-                                     "2, spiking population 800 (5,000 with linear synapses)) (bio-rate, bio-spiking)")
+                                     "mode with Eq. 13's settings unless one of those is given, in spiking mode "
+                                     "calibrated to --k on 200 training inputs; else the circuit's default: rate 30, "
+                                     "spiking LIF 2, spiking population 800 (5,000 with linear synapses); a given gain "
+                                     "skips the set-up) (bio-rate, bio-spiking)")
     golgi_threshold: float | None = Field(None, description="Eq. 13's Golgi threshold b_i (None: 0.01, "
                                           "population 0) (bio-rate, bio-spiking)")
     granule_threshold: float | None = Field(None, description="Eq. 13's granule threshold b (None: 0.55, set for "

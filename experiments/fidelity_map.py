@@ -164,8 +164,7 @@ def circuit_parameters(m: Mechanism, data: Dataset, settings: CellSettings) -> d
 
 def setup_circuit(circuit, m: Mechanism, x: np.ndarray, k: int):
     """Set ``circuit`` up for ``k`` on inputs ``x`` as mechanism ``m`` says; return the Calibration."""
-    from bridge.calibrate import adapt_circuit, calibrate_golgi
-    from experiments.paired_run import golgi_search
+    from bridge.calibrate import adapt_circuit, calibrate_golgi, golgi_search
 
     if m.adapt is not None:
         return adapt_circuit(circuit, x, k, **m.adapt)

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ann import SDMLP
 from bio import CerebellarCircuit
 from bio.circuit import E_REST_MV
+from bridge.calibrate import golgi_search
 from bridge.paired import PairedRecord, run_paired
 from experiments.config import PAIRED_BEFORE, PairedConfig
 from experiments.data import load_dataset
@@ -35,18 +36,6 @@ from experiments.train import task_names
 NAMES = {"sdmlp": "SDMLP", "transfer": "circuit (transfer)", "native": "circuit (native)"}
 RASTER_INPUTS = 5  # fidelity inputs recorded for the report's raster at the end of a run
 RASTER_RATE_CELLS = 200  # rate mode: granule cells drawn (those with the largest drive), as traces are kept
-
-
-# The Golgi parameter calibrated and its search bracket: in rate mode Eq. 13's b_i; in spiking mode
-# the Golgi synaptic gain (the Golgi threshold saturates there before k reaches ~10); for spiking
-# mode's population-rate Golgi its gain, which multiplies a mean granule activity of ~0.003.
-GOLGI_SEARCH = {"rate": ("golgi_threshold", (-2.0, 2.0)), "spiking": ("golgi_gain", (0.5, 300.0)),
-                "population": ("golgi_gain", (10.0, 1e5))}
-
-
-def golgi_search(mode: str, golgi_model: str) -> tuple[str, tuple[float, float]]:
-    """The Golgi parameter and bracket that calibration searches for this circuit."""
-    return GOLGI_SEARCH["population" if golgi_model == "population" else mode]
 
 
 def _fidelity_sample(stream: TaskStream, n: int, seed: int) -> np.ndarray:
@@ -96,8 +85,9 @@ def _unset_options(cfg: PairedConfig, circuits: dict[str, CerebellarCircuit]) ->
     mode-dependent default, 'set from the data' where calibration moves it, or 'not used' where the mode has none."""
     native, any_circuit = circuits.get("native"), next(iter(circuits.values()))
     texts = {"golgi_depression": f"default for {cfg.mode} mode ({any_circuit.golgi_depression:g})",
-             "rate_integration": (f"{_transfer_integration(cfg)} (transfer circuit)" if cfg.mode == "rate"
-                                  else "not used (rate mode only)")}
+             "rate_integration": ("not used (rate mode only)" if cfg.mode == "spiking" else
+                                  f"{_transfer_integration(cfg)} (transfer circuit)" if "transfer" in circuits else
+                                  f"default ({native.rate_integration})")}
     for name in ("granule_threshold", "feedforward_inhibition"):
         texts[name] = ("not used (rate mode only)" if cfg.mode == "spiking" else
                        "set from the data (calibration below)" if cfg.calibrate else

@@ -141,21 +141,21 @@ def set_up_from_data(learner: Learner, config: TrainConfig, stream: TaskStream,
                      n_inputs: int = SET_UP_INPUTS) -> dict | None:
     """Set a circuit up from a sample of the stream's training inputs (all tasks, no labels) for ``config.k`` active
     cells (:func:`bridge.paired.set_up`, as ``csdm run`` does): rate mode sets Eq. 13 from the drives
-    (:func:`bridge.calibrate.adapt_circuit`) unless the user fixed Eq. 13's settings (--granule-threshold,
-    --smoothing, --feedforward-inhibition, --golgi-threshold); spiking mode calibrates the Golgi gain unless
-    --golgi-gain is given. Return the calibration record, or None where nothing was set (other learners, fixed
-    settings)."""
+    (:func:`bridge.calibrate.adapt_circuit`) unless the user fixed one of Eq. 13's settings
+    (--granule-threshold, --smoothing, --feedforward-inhibition, --golgi-threshold, --golgi-gain); spiking mode
+    calibrates the Golgi gain unless --golgi-gain is given. Return the calibration record with the number of
+    ``inputs`` it used, or None where nothing was set (other learners, fixed settings)."""
     mode = getattr(learner, "mode", None)
-    fixed = {"rate": ("granule_threshold", "smoothing", "feedforward_inhibition", "golgi_threshold"),
+    fixed = {"rate": ("granule_threshold", "smoothing", "feedforward_inhibition", "golgi_threshold", "golgi_gain"),
              "spiking": ("golgi_gain",)}
     if mode not in fixed or any(getattr(config, name) is not None for name in fixed[mode]):
         return None
+    from bridge.calibrate import golgi_search
     from bridge.paired import set_up
-    from experiments.paired_run import golgi_search
 
     x = np.concatenate([t.x_train for t in stream])
     x = x[np.sort(np.random.default_rng(config.seed + 1).choice(len(x), min(n_inputs, len(x)), replace=False))]
-    return vars(set_up(learner, x, config.k, golgi_search(mode, learner.golgi_model)))
+    return {**vars(set_up(learner, x, config.k, golgi_search(mode, learner.golgi_model))), "inputs": len(x)}
 
 
 def _identity(stream: TaskStream) -> TaskStream:

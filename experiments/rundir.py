@@ -238,17 +238,20 @@ class RunDir:
         atomic_write(self.path / self.CHECKPOINT, lambda f: torch.save(safe, f), mode="wb")
 
     def load_learner(self, learner: Any, state: dict[str, Any]) -> None:
-        """``learner.load_state_dict(state)`` for a resumed run; a circuit saved with other parameters than this
-        version builds (its defaults changed since) is refused with the revision that wrote the run."""
+        """``learner.load_state_dict(state)`` for the run stored here (resumed or read back); a circuit saved with
+        other parameters than this version builds (its defaults changed since) is refused with the revision that
+        wrote the run."""
         try:
             learner.load_state_dict(state)
         except ValueError as exc:
-            if not hasattr(exc, "listed"):  # bio.circuit.ParameterMismatch (bio is not imported for other learners)
+            from bio.circuit import ParameterMismatch  # only here: other learners do not need Brian2
+
+            if not isinstance(exc, ParameterMismatch):
                 raise
             written = json.loads((self.path / self.CONFIG).read_text()).get("provenance", {}).get("git_revision", "?")
-            raise RunDirError(f"{self.path} cannot be resumed: its circuit was saved with other parameters "
-                              f"({exc.listed}), e.g. by a version with other defaults (it was written at git "
-                              f"revision {written}); start it again with --overwrite.") from None
+            raise RunDirError(f"{self.path}: its circuit was saved with other parameters than this version builds "
+                              f"({exc.listed}; written at git revision {written}); run it again with --overwrite, or "
+                              "use that revision.") from None
 
     def file(self, name: str) -> Path:
         return self.path / name

@@ -10,7 +10,7 @@ from experiments.config import ConfigError, TrainConfig
 from experiments.data import load_dataset
 from experiments.metrics import summarize
 from experiments.plots import plot_accuracy_curves, plot_accuracy_matrix
-from experiments.registry import SET_UP_INPUTS, batched_models, get_method, set_up_from_data
+from experiments.registry import batched_models, get_method, set_up_from_data
 from experiments.resources import check_model_memory
 from experiments.rundir import RunDir, write_csv, write_json
 from experiments.runner import RunRecord, train_stream
@@ -95,8 +95,8 @@ def run_training(config: TrainConfig, out: str | Path, *, resume: bool = False, 
             write_json(rundir.file(CALIBRATION), calibration)
             if progress:
                 tqdm.write(f"{config.model}: {calibration['parameter']} {calibration['value']:.4g} gives mean k "
-                           f"{calibration['achieved_k']:.1f} (target {config.k}) on {SET_UP_INPUTS} training inputs, "
-                           f"{calibration['silent_fraction']:.1%} of them with no active cell ({CALIBRATION})")
+                           f"{calibration['achieved_k']:.1f} (target {config.k}) on {calibration['inputs']} training "
+                           f"inputs, {calibration['silent_fraction']:.1%} of them with no active cell ({CALIBRATION})")
 
     def checkpoint(rec: RunRecord) -> None:
         rundir.save_checkpoint({"learner": learner.state_dict(), "record": rec.to_dict()})

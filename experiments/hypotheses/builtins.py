@@ -22,7 +22,7 @@ def load_run(folder: Path):
     from experiments.config import TrainConfig
     from experiments.data import load_dataset
     from experiments.registry import get_method
-    from experiments.rundir import load_checkpoint
+    from experiments.rundir import RunDir, load_checkpoint
     from experiments.streams import class_incremental
 
     folder = Path(folder)
@@ -31,7 +31,7 @@ def load_run(folder: Path):
     stream = method.stream(class_incremental(load_dataset(cfg.dataset, cfg.data_dir), cfg.classes_per_task,
                                              cfg.class_order, cfg.seed))
     learner = method.build(cfg, stream.n_inputs, stream.n_classes)
-    learner.load_state_dict(load_checkpoint(folder / "checkpoint.pt")["learner"])
+    RunDir(folder).load_learner(learner, load_checkpoint(folder / "checkpoint.pt")["learner"])
     return cfg, learner, stream
 
 

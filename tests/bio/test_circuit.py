@@ -292,3 +292,18 @@ def test_a_state_is_refused_by_a_circuit_with_other_parameters():
         bio.CerebellarCircuit(8, 20, 2).load_state_dict(state)
     old = {k: v for k, v in state.items() if k != "parameters"}
     other.load_state_dict(old)
+
+
+def test_parameters_hold_the_resolved_golgi_count_and_exact_cell_constants():
+    """A changed default Golgi count, or a cell constant changed beyond display precision, is a parameter change."""
+    import dataclasses
+
+    from bio import params
+
+    c = bio.CerebellarCircuit(8, 300, 2, mode="spiking")
+    assert c.parameters()["n_golgi"] == 3  # one per 100 granule cells, resolved
+    base = params.get_cell_params(params.DEFAULT)
+    nudged = dataclasses.replace(base, granule=dataclasses.replace(base.granule, C_m=base.granule.C_m * (1 + 1e-10)))
+    other = bio.CerebellarCircuit(8, 300, 2, mode="spiking", cell_params=nudged)
+    with pytest.raises(ValueError, match="C_m"):
+        other.load_state_dict(c.state_dict())

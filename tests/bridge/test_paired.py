@@ -148,6 +148,20 @@ def test_report_resolves_mode_dependent_options_of_a_spiking_run(digits):
     assert texts["value_rule"] == "not used (no native circuit)"
     given = _unset_options(cfg.model_copy(update={"golgi_depression": 0.1}), circuits)
     assert "golgi_depression" not in given  # a set option shows its own value
+    native = PairedConfig(n_neurons=50, device="cpu", protocol="native")  # rate mode, no transfer circuit
+    texts = _unset_options(native, _learners(native, class_incremental(digits), seed=0)[1])
+    assert texts["rate_integration"] == "default (explicit)"
+
+
+def test_a_failed_calibration_gives_a_young_circuit_its_state_back(digits):
+    from bridge.paired import set_up
+
+    circuit = CerebellarCircuit(64, 100, 10, mode="spiking", seed=0, codegen_target="cython")
+    young, gain = circuit.chloride_mM_.copy(), circuit.golgi_gain
+    with pytest.raises(ValueError, match="outside the bracket"):
+        set_up(circuit, digits.x_train[:10], 5, ("golgi_gain", (1e4, 2e4)))  # silences every cell at both ends
+    np.testing.assert_array_equal(circuit.chloride_mM_, young)
+    assert circuit.golgi_gain == gain
 
 
 def test_learning_rules_reach_the_native_circuit_only(digits):

@@ -137,6 +137,7 @@ def test_csdm_train_calibrates_a_spiking_circuit_to_k_and_keeps_it_young(digits)
     circuit.mature()  # the calibrated gain holds k on the mature circuit (other inputs than the sample: +-2)
     assert abs((circuit.hidden(x) > circuit.active_threshold).sum(axis=1).mean() - 5) <= 2.0
 
-    given = TrainConfig(model="bio-spiking", n_neurons=100, k=5, codegen_target="cython", golgi_gain=3.0)
-    fixed = get_method("bio-spiking").build(given, digits.n_inputs, digits.n_classes)
-    assert set_up_from_data(fixed, given, stream, n_inputs=30) is None and fixed.golgi_gain == 3.0
+    for model in ("bio-spiking", "bio-rate"):  # a given gain is kept in both modes
+        given = TrainConfig(model=model, n_neurons=100, k=5, codegen_target="cython", golgi_gain=3.0)
+        fixed = get_method(model).build(given, digits.n_inputs, digits.n_classes)
+        assert set_up_from_data(fixed, given, stream, n_inputs=30) is None and fixed.golgi_gain == 3.0

@@ -279,7 +279,7 @@ def test_resume_refuses_a_circuit_saved_with_other_parameters(tmp_path):
     config["provenance"]["git_revision"] = "0123abc"
     (rundir.path / "config.json").write_text(json.dumps(config))
     state = bio.CerebellarCircuit(8, 20, 2, tau_granule_ms=5.0).state_dict()
-    with pytest.raises(RunDirError, match=r"cannot be resumed.*tau_granule_ms=5\.0.*0123abc.*--overwrite"):
+    with pytest.raises(RunDirError, match=r"other parameters.*tau_granule_ms=5\.0.*0123abc.*--overwrite"):
         rundir.load_learner(bio.CerebellarCircuit(8, 20, 2), state)
     with pytest.raises(ValueError, match="shape") as caught:
         rundir.load_learner(bio.CerebellarCircuit(8, 21, 2), {**state, "parameters": None})
