@@ -10,12 +10,14 @@ B the bio active set (activity above a stated threshold; spiking: at least one s
 - Spearman rank correlation of the surviving activities (Top-K activity [a - I]_+ vs bio
   activity) on the union A | B (NaN when the union has < 2 cells or one side is constant)
 - read-out agreement: the two predicted classes are equal
+- Jaccard at the own count: B against the exact Top-|B| set (picking the right cells, whatever their number), and
+  the Pearson correlation over inputs of |B| with the input's mean drive (a count that follows the input)
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import pearsonr, spearmanr
 
 
 def exact_topk_set(drive: np.ndarray, k: int) -> np.ndarray:
@@ -46,6 +48,31 @@ def set_metrics(topk_set: np.ndarray, bio_set: np.ndarray) -> dict[str, np.ndarr
         }
 
 
+def own_count_jaccard(drive: np.ndarray, bio_set: np.ndarray) -> np.ndarray:
+    """Per-row Jaccard of ``bio_set`` against the exact Top-k' set of the same row, k' the row's own count of
+    active cells (NaN where no cell is active): how well the circuit picks its cells, whatever their number.
+    Its gap to the Top-K Jaccard is what a count other than k costs."""
+    drive, b = np.asarray(drive, dtype=np.float64), np.asarray(bio_set, bool)
+    if drive.shape != b.shape:
+        raise ValueError(f"'drive' and 'bio_set' differ in shape: {drive.shape} vs {b.shape}.")
+    out = np.full(len(b), np.nan)
+    for i, count in enumerate(b.sum(axis=1)):
+        if count > 0:
+            own = exact_topk_set(drive[i:i + 1], int(count)) if count < b.shape[1] else b[i:i + 1]  # all: itself
+            out[i] = set_metrics(own, b[i:i + 1])["jaccard"][0]
+    return out
+
+
+def k_drive_pearson(effective_k: np.ndarray, drive: np.ndarray) -> float:
+    """Pearson correlation over inputs of the effective k with the input's mean drive (NaN when either is
+    constant). Top-K's k is independent of the input: a positive value is inhibition that follows the input's
+    drive less than the k-th largest drive does."""
+    k, mean_drive = np.asarray(effective_k, dtype=np.float64), np.asarray(drive, dtype=np.float64).mean(axis=1)
+    if len(k) < 2 or np.ptp(k) == 0 or np.ptp(mean_drive) == 0:
+        return float("nan")
+    return float(pearsonr(k, mean_drive).statistic)
+
+
 def union_spearman(topk_activity: np.ndarray, bio_activity: np.ndarray, union: np.ndarray) -> np.ndarray:
     """Per-row Spearman correlation of the two activities restricted to ``union`` (NaN if undefined)."""
     out = np.full(len(union), np.nan)
@@ -70,7 +97,8 @@ def fidelity(
     Keys: ``jaccard_mean``, ``jaccard_sd``, ``effective_k_mean``, ``effective_k_sd``,
     ``effective_k_min``, ``effective_k_max``, ``precision_mean``, ``recall_mean``,
     ``silent_fraction`` (inputs with no active cell), ``spearman_mean``, ``readout_agreement``, ``n_inputs``,
-    ``k``, ``active_threshold``.
+    ``k``, ``active_threshold``; ``own_count_jaccard_mean`` (:func:`own_count_jaccard`, over inputs with an active
+    cell) and ``k_drive_pearson`` (:func:`k_drive_pearson`) split the Jaccard's shortfall into picking and counting.
     """
     a = exact_topk_set(drive, k)
     b = np.asarray(bio_activity) > active_threshold
@@ -84,6 +112,8 @@ def fidelity(
         "silent_fraction": float(np.mean(eff == 0)),
         "precision_mean": _nanmean(m["precision"]), "recall_mean": _nanmean(m["recall"]),
         "spearman_mean": _nanmean(rho),
+        "own_count_jaccard_mean": _nanmean(own_count_jaccard(drive, b)),
+        "k_drive_pearson": k_drive_pearson(eff, drive),
         "readout_agreement": float(np.mean(np.asarray(topk_pred) == np.asarray(bio_pred))),
         "n_inputs": int(len(a)), "k": int(k), "active_threshold": float(active_threshold),
     }

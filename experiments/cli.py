@@ -284,6 +284,8 @@ def calibrate_cmd(
                f"{cal.k_mass_spearman:.2f} (Top-K: no silent input, k independent of the input)")
     typer.echo(f"Top-K fidelity there: Jaccard {fid['jaccard_mean']:.3f}, precision {fid['precision_mean']:.3f}, "
                f"recall {fid['recall_mean']:.3f}, Spearman {fid['spearman_mean']:.3f}")
+    typer.echo(f"picking against counting: Jaccard {fid['own_count_jaccard_mean']:.3f} against each input's exact "
+               f"Top-k' at its own count k'; Pearson(k, the input's mean drive) {fid['k_drive_pearson']:.2f}")
     ceiling = mean_following_ceiling(normalised_drive(x, circuit.get_weights()["address"]), k)
     typer.echo(f"inhibition following only each input's mean drive (feedforward at its best) would reach Jaccard "
                f"{ceiling:.3f} on them; above that takes feedback")

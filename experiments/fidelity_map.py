@@ -28,7 +28,8 @@ import numpy as np
 from experiments.data import Dataset, load_dataset
 from experiments.rundir import write_csv, write_json
 
-COLUMNS = ["mode", "mechanism", "dataset", "k", "jaccard", "k_mean", "k_cv", "silent", "readout_agreement",
+COLUMNS = ["mode", "mechanism", "dataset", "k", "jaccard", "k_mean", "k_cv", "silent", "own_count_jaccard",
+           "k_drive_pearson", "readout_agreement",
            "jaccard_trained", "golgi_parameter", "golgi_value", "seconds"]
 
 
@@ -192,8 +193,9 @@ def measure_cell(m: Mechanism, data: Dataset, dataset: str, k: int, settings: Ce
     fid = measure_fidelity(circuit, x_eval, k)
     row = {"mode": m.mode, "mechanism": m.name, "dataset": dataset, "k": k, "jaccard": fid["jaccard_mean"],
            "k_mean": fid["effective_k_mean"], "k_cv": fid["effective_k_sd"] / max(fid["effective_k_mean"], 1e-12),
-           "silent": fid["silent_fraction"], "readout_agreement": float("nan"), "jaccard_trained": float("nan"),
-           "golgi_parameter": cal.parameter, "golgi_value": cal.value}
+           "silent": fid["silent_fraction"], "own_count_jaccard": fid["own_count_jaccard_mean"],
+           "k_drive_pearson": fid["k_drive_pearson"], "readout_agreement": float("nan"),
+           "jaccard_trained": float("nan"), "golgi_parameter": cal.parameter, "golgi_value": cal.value}
     if settings.transfer_epochs:
         ann = SDMLP(data.n_inputs, settings.n_neurons, data.n_classes, k=k, anneal_epochs=0, device="cpu",
                     seed=settings.seed)
@@ -250,14 +252,16 @@ def stored_rows(out: Path) -> list[dict[str, Any]]:
 
 def format_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The map as a Markdown table, one row per cell, mechanisms described below it."""
-    head = ("| mode | mechanism | dataset | k | Jaccard | k mean | k cv | silent inputs | read-out agreement "
-            "(transfer) | Jaccard (transfer) |\n|---|---|---|---|---|---|---|---|---|---|")
+    head = ("| mode | mechanism | dataset | k | Jaccard | k mean | k cv | silent inputs | Jaccard at own k | "
+            "r(k, mean drive) | read-out agreement (transfer) | Jaccard (transfer) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def num(v: Any, fmt: str) -> str:
         return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, fmt)
 
     lines = [head] + [f"| {r['mode']} | {r['mechanism']} | {r['dataset']} | {r['k']} | {num(r['jaccard'], '.3f')} | "
                       f"{num(r['k_mean'], '.1f')} | {num(r['k_cv'], '.2f')} | {num(r['silent'], '.1%')} | "
+                      f"{num(r.get('own_count_jaccard'), '.3f')} | {num(r.get('k_drive_pearson'), '.2f')} | "
                       f"{num(r['readout_agreement'], '.3f')} | {num(r['jaccard_trained'], '.3f')} |" for r in rows]
     used = {(r["mode"], r["mechanism"]) for r in rows}
     lines += ["", "Mechanisms:", ""]

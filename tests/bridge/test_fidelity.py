@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from bridge.fidelity import exact_topk_set, fidelity, mean_following_ceiling, set_metrics, union_spearman
+from bridge.fidelity import (
+    exact_topk_set,
+    fidelity,
+    k_drive_pearson,
+    mean_following_ceiling,
+    own_count_jaccard,
+    set_metrics,
+    union_spearman,
+)
 
 
 def test_exact_topk_set_with_ties():
@@ -63,3 +71,41 @@ def test_mean_following_ceiling_is_exact_when_inputs_differ_only_in_scale():
     assert mean_following_ceiling(drive, 10) < 0.9
     with pytest.raises(ValueError, match="inputs >= 3"):
         mean_following_ceiling(drive[:2], 10)
+
+
+def test_own_count_jaccard_by_hand():
+    """Row one keeps its top three cells (the Top-3 set, Jaccard 1 at its own count); row two keeps cells ranked 1 and
+    3 (Top-2 is ranks 1 and 2: Jaccard 1/3); row three is silent (NaN); row four keeps every cell (its own Top-4)."""
+    drive = np.array([[0.9, 0.8, 0.7, 0.1], [0.9, 0.8, 0.7, 0.1], [0.9, 0.8, 0.7, 0.1], [0.9, 0.8, 0.7, 0.1]])
+    bio = np.array([[1, 1, 1, 0], [1, 0, 1, 0], [0, 0, 0, 0], [1, 1, 1, 1]], bool)
+    got = own_count_jaccard(drive, bio)
+    assert got[[0, 1, 3]].tolist() == pytest.approx([1.0, 1 / 3, 1.0])
+    assert np.isnan(got[2])
+    with pytest.raises(ValueError, match="differ in shape"):
+        own_count_jaccard(drive, bio[:, :3])
+
+
+def test_k_drive_pearson_against_the_formula():
+    """Pearson's r from its definition (centred cross-product over the norms); a k that does not vary gives NaN."""
+    rng = np.random.default_rng(1)
+    drive = rng.random((30, 50))
+    k = 3 + 10 * drive.mean(axis=1) + rng.normal(0, 0.1, 30)
+    a, b = k - k.mean(), drive.mean(axis=1) - drive.mean(axis=1).mean()
+    assert k_drive_pearson(k, drive) == pytest.approx(a @ b / np.sqrt((a @ a) * (b @ b)), rel=1e-12)
+    assert k_drive_pearson(-k, drive) < -0.5
+    assert np.isnan(k_drive_pearson(np.full(30, 10.0), drive))
+
+
+def test_fidelity_splits_the_shortfall_into_picking_and_counting():
+    """A circuit that keeps the top cells but one more of them the larger the input's mean drive: perfect picking
+    (Jaccard 1 at its own count), a Top-K Jaccard below 1 and k correlated with the mean drive."""
+    rng = np.random.default_rng(2)
+    drive = rng.random((20, 100)) + np.linspace(0, 1, 20)[:, None]
+    order = np.argsort(-drive, axis=1)
+    bio = np.zeros_like(drive)
+    for i in range(20):
+        bio[i, order[i, :5 + i // 4]] = 1.0
+    f = fidelity(drive, bio, bio, k=5, active_threshold=0.5, topk_pred=np.zeros(20), bio_pred=np.zeros(20))
+    assert f["own_count_jaccard_mean"] == 1.0
+    assert f["jaccard_mean"] < 0.8
+    assert f["k_drive_pearson"] > 0.9

@@ -244,6 +244,9 @@ def test_calibrate_reaches_the_target_k():
     assert abs(achieved - 5) < 1.0 and "Jaccard" in output
     ceiling = float(output.split("(feedforward at its best) would reach Jaccard ")[1].split()[0])
     assert 0.0 < ceiling <= 1.0
+    own = float(output.split("picking against counting: Jaccard ")[1].split()[0])
+    pearson = output.split("Pearson(k, the input's mean drive) ")[1].split()[0]
+    assert 0.0 < own <= 1.0 and (pearson == "nan" or -1.0 <= float(pearson) <= 1.0)
 
 
 def test_calibrate_passes_circuit_options():
