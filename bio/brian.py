@@ -99,7 +99,9 @@ def frozen_gc() -> Iterator[None]:
     ``Network.run`` starts with a full ``gc.collect()`` whose cost grows with every live object
     in the process (torch, scikit-learn, ...): about 0.1 s per call here, half the wall time of a
     50-presentation batch (cProfile). Frozen objects are skipped by that collection and handed
-    back to the collector on exit, so nothing is leaked and nothing outside changes.
+    back to the collector on exit, to its oldest generation: garbage made before a run (a dropped
+    circuit's network, in reference cycles) waits there for a full collection, which
+    :class:`bio.CerebellarCircuit` runs before it builds a network.
     """
     gc.freeze()
     try:

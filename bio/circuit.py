@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -620,6 +621,9 @@ class CerebellarCircuit:
             self._fit_step(x_unit)
         if self._loop is None or self._loop.target != self.codegen_target:
             self.close()
+            # circuits dropped before hold their networks in reference cycles that the runs' frozen collections
+            # (bio.brian.frozen_gc) never reach: free them before building another (seconds; this, ~0.1 s)
+            gc.collect()
             if self.mode == "rate":
                 factory = RateLoop
                 args = (self.graph, copies, self.dt_ms, self.codegen_target, self.golgi_coupling, self.golgi_depression,
