@@ -98,6 +98,10 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("lif-every-golgi", "spiking", "as lif with every granule cell connected to and from every Golgi cell "
               "(connection probability 1 instead of 0.9: the same inhibition for all granule cells)",
               circuit={"golgi_model": "lif", "p_golgi": 1.0}),
+    Mechanism("lif-settled", "spiking", "as lif-every-golgi with a 200 ms spillover GABA decay and 400 ms "
+              "presentations read over their last 150 ms (a smoother inhibition, and the time for it to settle)",
+              circuit={"golgi_model": "lif", "p_golgi": 1.0, "gaba_tau_ms": 200.0, "presentation_ms": 400.0,
+                       "read_ms": 150.0}),
     Mechanism("lif-tonic-gaba", "spiking", "as lif with Fore et al.'s 1 nS tonic GABA-A conductance of the granule "
               "cells", circuit={"golgi_model": "lif", "tonic_gaba_nS": 1.0}),
     Mechanism("lif-golgi-golgi", "spiking", "as lif with Golgi -> Golgi inhibition (connection probability 0.5, "
