@@ -284,7 +284,17 @@ GEMINIANI2019_LIF = CellParams(
     },
 )
 
-CELL_PARAMS = {p.name: p for p in (FORE2020_NOTONIC, FORE2020, GEMINIANI2019_LIF)}
+# Fore et al.'s cells with the Golgi cell's absolute refractory period of the E-GLIF Golgi cell (2 ms; Fore et al.:
+# 10 ms, which caps a Golgi cell at 100 Hz): spiking map row lif-settled-golgi-2ms (docs/spiking-topk.md).
+FORE2020_GOLGI_2MS = dataclasses.replace(
+    FORE2020_NOTONIC,
+    name="fore2020-golgi-2ms",
+    citation=FORE2020_NOTONIC.citation + "; the Golgi cell's refractory period of Geminiani et al. 2018 (E-GLIF)",
+    golgi=dataclasses.replace(FORE2020_NOTONIC.golgi, refractory=GEMINIANI2019_LIF.golgi.refractory),
+    sources={**FORE2020_NOTONIC.sources, "golgi.refractory": GEMINIANI2019_LIF.sources["golgi.refractory"]},
+)
+
+CELL_PARAMS = {p.name: p for p in (FORE2020_NOTONIC, FORE2020, GEMINIANI2019_LIF, FORE2020_GOLGI_2MS)}
 DEFAULT = FORE2020_NOTONIC.name
 
 
