@@ -622,7 +622,8 @@ class CerebellarCircuit:
         if self._loop is None or self._loop.target != self.codegen_target:
             self.close()
             # circuits dropped before hold their networks in reference cycles that the runs' frozen collections
-            # (bio.brian.frozen_gc) never reach: free them before building another (seconds; this, ~0.1 s)
+            # (bio.brian.frozen_gc) never reach: free them before building another (a build takes seconds, this
+            # collection about 0.1 s)
             gc.collect()
             if self.mode == "rate":
                 factory = RateLoop
