@@ -18,7 +18,7 @@ WORKERS_HELP = ("circuit worker processes: each simulation batch is split across
                 "core per process); numpy or cython only")
 GolgiModel = Literal["lif", "population"]
 # bio.params.CELL_PARAMS's names (checked in tests); kept here so validating a config needs no Brian2 import
-CELL_PARAMS_NAMES = ("fore2020-notonic", "fore2020", "geminiani2019-lif")
+CELL_PARAMS_NAMES = ("fore2020-notonic", "fore2020", "geminiani2019-lif", "fore2020-golgi-2ms")
 GOLGI_MODEL_HELP = ("spiking Golgi cells: lif (conductance-based LIF cells) or population (Eq. 13's rate unit "
                     "driven by the filtered granule spikes: holds k steady)")
 
