@@ -46,6 +46,9 @@ class Mechanism:
     adapt: dict[str, Any] | None = None
 
 
+# lif-settled's changes to the defaults, shared by the rows built on it
+_SETTLED = {"golgi_model": "lif", "p_golgi": 1.0, "gaba_tau_ms": 200.0, "presentation_ms": 400.0, "read_ms": 150.0}
+
 MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("adapted", "rate", "Eq. 13 set from the data (feedforward inhibition, b, L = 2 x the median gap between "
               "the k-th and (k+1)-th drives, gain, dt), coupled Golgi cells, Golgi threshold calibrated to k (the "
@@ -100,14 +103,12 @@ MECHANISMS: tuple[Mechanism, ...] = (
               circuit={"golgi_model": "lif", "p_golgi": 1.0}),
     Mechanism("lif-settled", "spiking", "as lif-every-golgi with a 200 ms spillover GABA decay and 400 ms "
               "presentations read over their last 150 ms (a smoother inhibition, and the time for it to settle)",
-              circuit={"golgi_model": "lif", "p_golgi": 1.0, "gaba_tau_ms": 200.0, "presentation_ms": 400.0,
-                       "read_ms": 150.0}),
+              circuit=_SETTLED),
     Mechanism("lif-settled-golgi-2ms", "spiking", "as lif-settled with the Golgi cells' 2 ms refractory period of "
               "Geminiani et al. 2018's E-GLIF Golgi cell instead of Fore et al.'s 10 ms (cell set fore2020-golgi-2ms), "
               "and a GABA quantum of 0.25 nS so that the calibrated gain stays inside its search bracket (the loop "
               "depends on their product)",
-              circuit={"golgi_model": "lif", "p_golgi": 1.0, "gaba_tau_ms": 200.0, "presentation_ms": 400.0,
-                       "read_ms": 150.0, "cell_params": "fore2020-golgi-2ms", "golgi_granule_nS": 0.25}),
+              circuit={**_SETTLED, "cell_params": "fore2020-golgi-2ms", "golgi_granule_nS": 0.25}),
     Mechanism("lif-tonic-gaba", "spiking", "as lif with Fore et al.'s 1 nS tonic GABA-A conductance of the granule "
               "cells", circuit={"golgi_model": "lif", "tonic_gaba_nS": 1.0}),
     Mechanism("lif-golgi-golgi", "spiking", "as lif with Golgi -> Golgi inhibition (connection probability 0.5, "
