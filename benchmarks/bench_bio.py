@@ -1,14 +1,16 @@
 """Throughput of the Brian2 cerebellar circuit: presentations per second, simulated/wall time.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_bio.py [--quick] [--targets numpy cython] [--workers 1 2]
-[--rate-batches 50 100 200] [--spiking-batches 25 50] [--spiking-dt 0.1 0.2] [--depression 0 0.05]
+[--rate-batches 50 100 200] [--spiking-batches 25 50] [--spiking-dt 0.1 0.2] [--spiking-presentation 200 400]
+[--depression 0 0.05]
 [--integration explicit implicit]``.
 ``--integration`` lists rate-mode ``rate_integration`` values to compare side by side: the Golgi loop coupled
 explicitly (adapt_to's step, within the loop's stability bound) or implicitly (each step solved, a step set by
 accuracy). Every circuit runs as production runs do: mature GABA, rate mode set from the data, spiking mode's Golgi
 gain calibrated to k = 10 on the first 50 inputs. Every row also prints the Jaccard overlap of the active cells
 with the exact Top-K set (k = 10), the fidelity that throughput buys (spiking: on inputs that include the 50 it was
-calibrated on). ``--spiking-dt`` lists spiking integration steps to compare side by side.
+calibrated on). ``--spiking-dt`` lists spiking integration steps to compare side by side, ``--spiking-presentation``
+spiking presentation times (each read over its last ``bio.spiking.READ_FRACTION``): what the time to settle costs.
 ``--depression`` lists rate-mode ``golgi_depression`` values (saturating granule -> Golgi synapses) to compare
 side by side at 1,000 cells: adapt_to's step, and so the throughput, follows the loop's steepness.
 ``--workers`` lists worker-process counts to compare side by side (``n_workers``: each batch is
@@ -17,7 +19,7 @@ process simulates side by side (the circuit's ``batch_size`` is batch x workers)
 counts are compared at equal work per process: the batch changes how much of the state fits in
 the CPU caches (rate mode, 1,000 cells, 2 processes: 572/s at 100 each, 227/s at 200 each).
 Goals (2 CPU cores, 1,000 granule cells): rate mode >= 1,000 presentations/s; spiking
-<= 20 ms wall per presentation (``ms_per_pres``; spiking mode's default presentation is 200 ms, and
+<= 20 ms wall per presentation (``ms_per_pres``; spiking mode's default presentation is 400 ms, and
 ``ms_per_100ms`` gives the wall time per 100 ms simulated). The first call per configuration (code generation,
 Cython or C++ compilation on a cold cache) is timed separately as "warm-up" and excluded.
 cpp_standalone runs the compiled program once per simulation batch (a subprocess that reads
@@ -41,7 +43,7 @@ from bridge.fidelity import exact_topk_set, set_metrics
 
 def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch: int,
             n_workers: int = 1, depression: float | None = None, integration: str = "explicit",
-            dt_ms: float | None = None) -> dict:
+            dt_ms: float | None = None, presentation_ms: float | None = None) -> dict:
     """Presentations/s of ``n_presentations`` digits, ``batch`` per process side by side, after a warm-up call, and
     the fidelity of what was simulated: the Jaccard overlap of the active cells with the exact Top-K set."""
     x = load_digits().data.astype(np.float32)
@@ -50,7 +52,8 @@ def measure(mode: str, target: str, n_neurons: int, n_presentations: int, batch:
                               codegen_target=target, n_workers=n_workers,
                               **({"golgi_depression": depression} if depression is not None else {}),
                               **({"rate_integration": integration} if mode == "rate" else {}),
-                              **({"dt_ms": dt_ms} if dt_ms is not None else {}))
+                              **({"dt_ms": dt_ms} if dt_ms is not None else {}),
+                              **({"presentation_ms": presentation_ms} if presentation_ms is not None else {}))
     # the production settings for k = 10, as csdm calibrate and csdm fidelity set them: mature GABA (an immature
     # circuit's depolarising GABA leaves the granule cells firing far more, a cost production runs do not pay), then
     # rate mode sets Eq. 13 and its step from the data, spiking mode calibrates its Golgi parameter on 50 inputs
@@ -100,6 +103,8 @@ def main() -> None:
                         help="spiking-mode presentations per process simulated side by side")
     parser.add_argument("--spiking-dt", nargs="+", type=float, default=[None],
                         help="spiking-mode integration steps (ms) to compare side by side [default: the circuit's]")
+    parser.add_argument("--spiking-presentation", nargs="+", type=float, default=[None],
+                        help="spiking-mode presentation times (ms) to compare side by side [default: the circuit's]")
     parser.add_argument("--depression", nargs="+", type=float, default=[0.0],
                         help="rate-mode golgi_depression values to compare at 1,000 cells (0: Eq. 13's linear input)")
     parser.add_argument("--integration", nargs="+", default=["explicit", "implicit"],
@@ -117,8 +122,8 @@ def main() -> None:
                      for rho in args.depression for integration in args.integration
                      if integration == "explicit" or target != "cpp_standalone"]
             if target != "cpp_standalone":
-                rows += [measure("spiking", target, 1000, n_spike, b, workers, dt_ms=dt) for b in args.spiking_batches
-                         for dt in args.spiking_dt]
+                rows += [measure("spiking", target, 1000, n_spike, b, workers, dt_ms=dt, presentation_ms=t)
+                         for b in args.spiking_batches for dt in args.spiking_dt for t in args.spiking_presentation]
         for n in (250, 4000):
             rows.append(measure("rate", target, n, n_rate, args.rate_batches[0]))
     cols = [

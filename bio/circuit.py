@@ -38,6 +38,7 @@ from bio.spiking import (
     READ_FRACTION,
     SPIKING_DEPRESSION,
     SPIKING_DT_MS,
+    SPIKING_P_GOLGI,
     SPIKING_PRESENTATION_MS,
     SpikingLoop,
     mechanism_namespace,
@@ -56,12 +57,12 @@ MODES = ("rate", "spiking")
 E_REST_MV = float(CONSTANTS["E_L"] / b2.mV)  # granule resting potential, Fore et al. 2020
 WIRED = (("mossy", "granule"), ("granule", "golgi"), ("golgi", "granule"))  # sampled masks in state_dict
 # Spiking mode's default Golgi gain per golgi_model, the starting point that calibration (csdm calibrate, csdm run)
-# moves to the data. LIF: 2, of the order calibration finds for k = 10 of 1,000 cells with the default Top-K
-# mechanisms (1.4-2.0 on digits and MNIST; results/fidelity-spiking). Population: 800, of the order calibration finds
-# with the default depressing granule -> Golgi synapses (613 on MNIST, 1,023 on digits; results/fidelity-spiking);
+# moves to the data. LIF: 0.4, of the order calibration finds for k = 10 of 1,000 cells with the default Top-K
+# mechanisms (0.34 on MNIST, 0.49 on digits; results/fidelity-spiking). Population: 800, of the order calibration finds
+# with the default depressing granule -> Golgi synapses (724 on MNIST, 1,165 on digits; results/fidelity-spiking);
 # with linear synapses (golgi_depression=0) it found 4,492-5,334 on digits, hence POPULATION_LINEAR_GAIN. The gain
 # multiplies a mean granule activity of ~0.003, hence its size.
-DEFAULT_SPIKING_GAIN = {"lif": 2.0, "population": 800.0}
+DEFAULT_SPIKING_GAIN = {"lif": 0.4, "population": 800.0}
 POPULATION_LINEAR_GAIN = 5000.0
 # adapt_to (rate mode): Eq. 13's settings as fractions of the sample's drive statistics (no per-dataset
 # constants). L = SMOOTHING_GAPS x the median gap between the k-th and (k+1)-th drives: the gap Top-K must
@@ -126,7 +127,7 @@ class CerebellarCircuit:
         and the same inputs read out after the same epoch give the same activity whatever was read before.
     golgi_gain, golgi_threshold : Eq. 13's Golgi gain and threshold b_i (in units of mean granule
         activity). Together they set how many granule cells stay active: an outcome, never a parameter.
-        Default gain: 30 in rate mode; in spiking mode 2 with LIF Golgi cells (it scales the
+        Default gain: 30 in rate mode; in spiking mode 0.4 with LIF Golgi cells (it scales the
         Golgi->granule GABA quantum; the threshold raises their firing threshold by
         golgi_threshold_scale_mV per unit) and 800 with the population Golgi (5,000 with linear granule -> Golgi
         synapses; DEFAULT_SPIKING_GAIN).
@@ -169,21 +170,24 @@ class CerebellarCircuit:
         Poisson trains at steady state is s(e) (:func:`bio.spiking.depression_namespace`); for the population
         Golgi, s of each granule cell's filtered spike trace (below s(e) on average for sparse trains).
     n_golgi, p_golgi, sparse_dendrites, anatomy : wiring (see :func:`bio.wiring.circuit_graph`). Default n_golgi: 4;
-        spiking mode's LIF Golgi cells: one per 100 granule cells (Fore et al. 2020; ``bio.spiking.GRANULE_PER_GOLGI``);
+        spiking mode's LIF Golgi cells: one per 100 granule cells (Fore et al. 2020; ``bio.spiking.GRANULE_PER_GOLGI``).
+        Default p_golgi: 0.9 in rate mode (App. C.1), 1 in spiking mode (``bio.spiking.SPIKING_P_GOLGI``: the same
+        inhibition for every granule cell);
         anatomy "dendrites4" (4 mossy fibers per granule cell, Golgi cells with local territories): Fore et al.
         2020's ratio of 27 Golgi cells per 4,096 granule cells, at least 4. Default anatomy "global".
     graph : a circuit graph of your own (:func:`bio.wiring.check_graph` validates it; e.g. read with
         ``bio.wiring.load_wiring``); it replaces the sampled wiring, so n_golgi, sparse_dendrites, anatomy and
         golgi_golgi_p must be left unset. The circuit works on a copy.
     cell_params : spiking mode's granule, Golgi and synapse constants, a name in :data:`bio.params.CELL_PARAMS`
-        or a :class:`bio.params.CellParams` (e.g. :func:`bio.params.from_toml`). Default "fore2020-notonic"
-        (Fore et al. 2020 without tonic GABA); "fore2020" adds the 1 nS tonic GABA. Rate mode has no cell
+        or a :class:`bio.params.CellParams` (e.g. :func:`bio.params.from_toml`). Default "fore2020-golgi-2ms"
+        (Fore et al. 2020 without tonic GABA, with the 2 ms Golgi refractory period of Geminiani et al. 2018);
+        "fore2020-notonic" keeps Fore et al.'s 10 ms, "fore2020" adds the 1 nS tonic GABA. Rate mode has no cell
         constants and refuses any other set.
     presentation_ms, dt_ms : biological time per input and integration step (default: 50 ms and, in
         rate mode, a step chosen from the Golgi loop's stiffness: 0.4 ms shortened to a tenth of the
-        stability bound at the loop gain the inputs reach, ``auto_dt``; spiking 200 / 0.2 ms). A given
+        stability bound at the loop gain the inputs reach, ``auto_dt``; spiking 400 / 0.2 ms). A given
         rate-mode step that the loop cannot take is refused. read_ms : spiking read window at the end of a
-        presentation (default: its last ``bio.spiking.READ_FRACTION``, 150 of 200 ms; the loop settles before).
+        presentation (default: its last ``bio.spiking.READ_FRACTION``, 150 of 400 ms; the loop settles before).
     max_rate_hz : mossy rate of a unit-norm input's largest possible component. Default 1,000 Hz (mossy
         fibers fire above 700 Hz in vivo, Rancz et al. 2007, Nature 450:1245): with the spike noise of
         200 Hz trains no inhibition, however ideal, reaches Top-K (docs/spiking-topk.md).
@@ -230,10 +234,12 @@ class CerebellarCircuit:
         spiking Top-K mechanisms of the LIF Golgi circuit (``bio/spiking.py``, measured in
         ``docs/spiking-topk.md``). mossy_tau_ms: decay of the mossy -> granule conductance (default 85.6 ms,
         the NMDA component's amplitude-weighted decay; Fore et al.'s AMPA-only 12 ms to switch off). gaba_tau_ms:
-        Golgi -> granule GABA decay (default 100 ms, spillover; Fore et al. 20 ms). mossy_golgi_nS: feedforward mossy ->
+        Golgi -> granule GABA decay (default 200 ms, slow spillover and tonic inhibition; Fore et al. 20 ms).
+        mossy_golgi_nS: feedforward mossy ->
         Golgi quantum (default 0.03 nS; 0 removes the projection). granule_golgi_nS: default 10 nS (Fore et al.'s
         2 nS x 5: the feedback outweighs the feedforward drive of the Golgi cells). tonic_gaba_nS: granule tonic GABA
-        (default: the cell set's, 0 in "fore2020-notonic", 1 nS in "fore2020"). golgi_golgi_p / _nS: Golgi -> Golgi
+        (default: the cell set's, 0 in "fore2020-golgi-2ms" and "fore2020-notonic", 1 nS in "fore2020").
+        golgi_golgi_p / _nS: Golgi -> Golgi
         inhibition (default off). golgi_threshold_sd_mV: spread of the LIF Golgi thresholds (default 0).
         golgi_noise_mV: sd of each LIF Golgi cell's independent membrane noise (default 0: none).
         golgi_gap_nS: gap-junction conductance between each pair of LIF Golgi cells (default 0: none).
@@ -336,6 +342,7 @@ class CerebellarCircuit:
             raise ValueError("The 'golgi_clamp' parameter of CerebellarCircuit must be None or a finite inhibition "
                              f">= 0, in rate mode only. Got {self.golgi_clamp!r} (mode={self.mode!r}).")
         self.presentation_ms = self.presentation_ms or (SPIKING_PRESENTATION_MS if spiking else 50.0)
+        self.p_golgi = self.p_golgi or (SPIKING_P_GOLGI if spiking else 0.9)
         # rate mode without a given step: start at 0.4 ms and shorten it to the inputs' loop stiffness (_fit_step)
         self.auto_dt = self.dt_ms is None and not spiking and not self.implicit
         rate_dt = IMPLICIT_DT * self.tau_golgi_ms if self.implicit else 0.4

@@ -33,6 +33,7 @@ from bio.spiking import (
     READ_FRACTION,
     SPIKING_DEPRESSION,
     SPIKING_DT_MS,
+    SPIKING_P_GOLGI,
     SPIKING_PRESENTATION_MS,
 )
 
@@ -88,14 +89,16 @@ class GolgiGroup(_Group):
                                        "feedback (the open-loop ablation)", ge=0)
     n_golgi: int | None = _field(None, "cells", FORE, "Golgi cells (None: 4; LIF: one per 100 granule cells)",
                                  ge=1)
-    p_golgi: float = _field(0.9, "1", "Bricken et al. ICLR 2023, App. C.1", "Golgi -> granule connection "
-                            "probability", gt=0, le=1)
+    p_golgi: float | None = _field(None, "1", "rate: Bricken et al. ICLR 2023, App. C.1; spiking: " + SPIKING_TOPK,
+                                   "granule <-> Golgi connection probability (None: 0.9 rate, "
+                                   f"{SPIKING_P_GOLGI:g} spiking)", gt=0, le=1)
     granule_golgi_nS: float = _field(GRANULE_GOLGI_NS, "nS", FORE + " x 5; " + SPIKING_TOPK,
                                      "granule -> Golgi quantum", gt=0)
     golgi_granule_nS: float = _field(1.0, "nS", SPIKING_TOPK, "Golgi -> granule GABA quantum", gt=0)
     golgi_threshold_scale_mV: float = _field(10.0, "mV", ENGINE, "LIF threshold shift per unit golgi_threshold",
                                              gt=0)
-    gaba_tau_ms: float = _field(GABA_TAU_MS, "ms", "spillover GABA: Rossi & Hamann 1998, Neuron 20:783",
+    gaba_tau_ms: float = _field(GABA_TAU_MS, "ms", "slow (spillover, tonic) GABA: Rossi & Hamann 1998, Neuron "
+                                "20:783; value: " + SPIKING_TOPK,
                                 "Golgi -> granule GABA decay, spiking", gt=0)
     mossy_golgi_nS: float = _field(MOSSY_GOLGI_NS, "nS", "Kanichay & Silver 2008, J Neurosci 28:8955; " + SPIKING_TOPK,
                                    "feedforward mossy -> Golgi quantum, spiking (0: no projection)", ge=0)

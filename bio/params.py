@@ -8,8 +8,11 @@ every value. The named sets (:data:`CELL_PARAMS`) are instances:
   cells' 1 nS tonic GABA-A conductance. Values from the parameter block of the authors' model code
   (``chatmodel``, the version with g_t_GrC 1 nS, tau_e 12 ms, tau_i 20 ms; their code changed
   g_l_GrC and the decays across commits, so the version is named by those values).
-- ``fore2020-notonic``: the same without tonic GABA: the constants the spiking circuit ran with before
-  the sets existed (``bio.spiking.CONSTANTS``), kept as the default so that stored results stay valid.
+- ``fore2020-notonic``: the same without tonic GABA: the constants of ``bio.spiking.CONSTANTS``.
+- ``fore2020-golgi-2ms`` (the default): ``fore2020-notonic`` with the Golgi cell's 2 ms absolute refractory period
+  of the E-GLIF Golgi cell (Geminiani et al. 2018) instead of Fore et al.'s 10 ms, which caps a Golgi cell at
+  100 Hz and with it the Golgi cells' response to many active granule cells (docs/spiking-topk.md, row
+  lif-golgi-10ms).
 - ``geminiani2019-lif``: the passive membrane, threshold, reset and refractory period of the E-GLIF
   granule and Golgi cells of Geminiani et al. 2019, Front Comput Neurosci 13:35 (Golgi cell: Geminiani
   et al. 2018, Front Neuroinform 12:88), as configured in the BSB mouse model
@@ -250,10 +253,10 @@ FORE2020 = CellParams(
 FORE2020_NOTONIC = dataclasses.replace(
     FORE2020,
     name="fore2020-notonic",
-    citation=FORE2020.citation + "; without the granule cells' tonic GABA (this engine's circuit before the sets)",
+    citation=FORE2020.citation + "; without the granule cells' tonic GABA",
     granule=dataclasses.replace(FORE2020.granule, g_tonic=0 * b2.nS),
-    sources={**FORE2020.sources, "granule.g_tonic": "0: tonic GABA left out (bio.spiking.CONSTANTS, the default "
-                                                     "that stored results were run with)"},
+    sources={**FORE2020.sources, "granule.g_tonic": "0: tonic GABA left out (the circuit's slow GABA decay, "
+                                                     "gaba_tau_ms, stands for the slow inhibition; bio.spiking)"},
 )
 
 _BSB = ("Geminiani et al. 2019, Front Comput Neurosci 13:35 (E-GLIF); dbbs-lab/cerebellar-models "
@@ -285,7 +288,7 @@ GEMINIANI2019_LIF = CellParams(
 )
 
 # Fore et al.'s cells with the Golgi cell's absolute refractory period of the E-GLIF Golgi cell (2 ms; Fore et al.:
-# 10 ms, which caps a Golgi cell at 100 Hz): spiking map row lif-settled-golgi-2ms (docs/spiking-topk.md).
+# 10 ms, which caps a Golgi cell at 100 Hz): the default set (docs/spiking-topk.md, row lif-golgi-10ms).
 FORE2020_GOLGI_2MS = dataclasses.replace(
     FORE2020_NOTONIC,
     name="fore2020-golgi-2ms",
@@ -295,7 +298,7 @@ FORE2020_GOLGI_2MS = dataclasses.replace(
 )
 
 CELL_PARAMS = {p.name: p for p in (FORE2020_NOTONIC, FORE2020, GEMINIANI2019_LIF, FORE2020_GOLGI_2MS)}
-DEFAULT = FORE2020_NOTONIC.name
+DEFAULT = FORE2020_GOLGI_2MS.name
 
 
 def get_cell_params(value: str | CellParams) -> CellParams:

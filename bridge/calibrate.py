@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 # The Golgi parameter calibrated and its search bracket: in rate mode Eq. 13's b_i; in spiking mode
 # the Golgi synaptic gain (the Golgi threshold saturates there before k reaches ~10); for spiking
 # mode's population-rate Golgi its gain, which multiplies a mean granule activity of ~0.003.
-GOLGI_SEARCH = {"rate": ("golgi_threshold", (-2.0, 2.0)), "spiking": ("golgi_gain", (0.5, 300.0)),
+GOLGI_SEARCH = {"rate": ("golgi_threshold", (-2.0, 2.0)), "spiking": ("golgi_gain", (0.05, 300.0)),
                 "population": ("golgi_gain", (10.0, 1e5))}
 
 

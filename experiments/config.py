@@ -116,8 +116,8 @@ class TrainConfig(CircuitLearning):
     golgi_gain: float | None = Field(None, gt=0, description="Eq. 13's Golgi gain (None: set from the data, in rate "
                                      "mode with Eq. 13's settings unless one of those is given, in spiking mode "
                                      "calibrated to --k on 200 training inputs; else the circuit's default: rate 30, "
-                                     "spiking LIF 2, spiking population 800 (5,000 with linear synapses); a given gain "
-                                     "skips the set-up) (bio-rate, bio-spiking)")
+                                     "spiking LIF 0.4, spiking population 800 (5,000 with linear synapses); a given "
+                                     "gain skips the set-up) (bio-rate, bio-spiking)")
     golgi_threshold: float | None = Field(None, description="Eq. 13's Golgi threshold b_i (None: 0.01, "
                                           "population 0) (bio-rate, bio-spiking)")
     granule_threshold: float | None = Field(None, description="Eq. 13's granule threshold b (None: 0.55, set for "
@@ -134,10 +134,11 @@ class TrainConfig(CircuitLearning):
                                                          "regular with a random phase (bio-spiking)")
     cell_params: str | None = Field(None, description="the spiking cells' parameter set: a name (" +
                                     ", ".join(CELL_PARAMS_NAMES) + ") or a TOML file of your own (docs/cell-params.md) "
-                                    "(None: fore2020-notonic) (bio-spiking)")
+                                    "(None: fore2020-golgi-2ms) (bio-spiking)")
     anatomy: Literal["global", "dendrites4"] | None = Field(
-        None, description="the circuit's wiring: global (every Golgi cell reaches ~90 % of granule cells, App. C.1) "
-        "or dendrites4 (4 mossy fibers per granule cell, Golgi cells with local territories; bio/wiring.py) "
+        None, description="the circuit's wiring: global (every Golgi cell reaches ~90 % of granule cells in rate mode, "
+        "App. C.1, all of them in spiking mode) or dendrites4 (4 mossy fibers per granule cell, Golgi cells with "
+        "local territories; bio/wiring.py) "
         "(None: global) (bio-rate, bio-spiking)")
     wiring: str | None = Field(None, description="a wiring of your own: the .graphml file written by "
                                "experiments.wiring_io.save_wiring, its .npz beside it (None: sampled from --anatomy) "

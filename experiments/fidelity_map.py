@@ -46,9 +46,6 @@ class Mechanism:
     adapt: dict[str, Any] | None = None
 
 
-# lif-settled's changes to the defaults, shared by the rows built on it
-_SETTLED = {"golgi_model": "lif", "p_golgi": 1.0, "gaba_tau_ms": 200.0, "presentation_ms": 400.0, "read_ms": 150.0}
-
 MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("adapted", "rate", "Eq. 13 set from the data (feedforward inhibition, b, L = 2 x the median gap between "
               "the k-th and (k+1)-th drives, gain, dt), coupled Golgi cells, Golgi threshold calibrated to k (the "
@@ -61,17 +58,20 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("fixed-digits", "rate", "fixed settings tuned on digits (b 0.55, L 0.2, no feedforward "
               "inhibition, integrated at a stable 0.05 ms), Golgi threshold calibrated to k",
               circuit={"granule_threshold": 0.55, "smoothing": 0.2, "feedforward_inhibition": 0.0, "dt_ms": 0.05}),
-    Mechanism("lif", "spiking", "LIF Golgi cells, one per 100 granule cells, regular 1 kHz mossy trains, slow "
-              "mossy (85.6 ms, NMDA) and spillover GABA (100 ms) conductances, mossy -> Golgi feedforward excitation "
-              "(0.03 nS), a 10 nS granule -> Golgi feedback through depressing synapses (rho 0.05), 200 ms "
-              "presentations read over their last 150 ms (the default; docs/spiking-topk.md), Golgi gain calibrated",
+    Mechanism("lif", "spiking", "LIF Golgi cells, one per 100 granule cells, each reaching every granule cell, with "
+              "a 2 ms refractory period (cell set fore2020-golgi-2ms), regular 1 kHz mossy trains, slow mossy "
+              "(85.6 ms, NMDA) and slow GABA (200 ms) conductances, mossy -> Golgi feedforward excitation (0.03 nS), a "
+              "10 nS granule -> Golgi feedback through depressing synapses (rho 0.05), 400 ms presentations read over "
+              "their last 150 ms (the default; docs/spiking-topk.md), Golgi gain calibrated",
               circuit={"golgi_model": "lif"}),
-    Mechanism("lif-fore2020", "spiking", "4 LIF Golgi cells with Fore et al. 2020's synapses, Poisson 200 Hz mossy "
-              "trains, no feedforward path, 100 ms presentations read over their last 50 ms (Fore et al.'s circuit "
-              "without the Top-K mechanisms), Golgi gain calibrated",
-              circuit={"golgi_model": "lif", "mossy_firing": "poisson", "max_rate_hz": 200.0, "mossy_tau_ms": 12.0,
-                       "gaba_tau_ms": 20.0, "mossy_golgi_nS": 0.0, "n_golgi": 4, "granule_golgi_nS": 2.0,
-                       "golgi_depression": 0.0, "presentation_ms": 100.0, "read_ms": 50.0}),
+    Mechanism("lif-fore2020", "spiking", "4 LIF Golgi cells with Fore et al. 2020's cells (10 ms Golgi refractory "
+              "period, no tonic GABA) and synapses, Poisson 200 Hz mossy trains, no feedforward path, 100 ms "
+              "presentations read over their last 50 ms (Fore et al.'s circuit without the Top-K mechanisms), Golgi "
+              "gain calibrated",
+              circuit={"golgi_model": "lif", "cell_params": "fore2020-notonic", "mossy_firing": "poisson",
+                       "max_rate_hz": 200.0, "mossy_tau_ms": 12.0, "gaba_tau_ms": 20.0, "mossy_golgi_nS": 0.0,
+                       "n_golgi": 4, "granule_golgi_nS": 2.0, "golgi_depression": 0.0, "presentation_ms": 100.0,
+                       "read_ms": 50.0}),
     # one default mechanism taken away at a time
     Mechanism("lif-poisson", "spiking", "as lif with Poisson mossy trains instead of regular ones",
               circuit={"golgi_model": "lif", "mossy_firing": "poisson"}),
@@ -79,8 +79,16 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "85.6 ms (NMDA) one", circuit={"golgi_model": "lif", "mossy_tau_ms": 12.0}),
     Mechanism("lif-nmda-40ms", "spiking", "as lif with a 40 ms mossy conductance (D'Angelo et al. 1995's NMDA decay) "
               "instead of the 85.6 ms amplitude-weighted one", circuit={"golgi_model": "lif", "mossy_tau_ms": 40.0}),
-    Mechanism("lif-fast-gaba", "spiking", "as lif with Fore et al.'s 20 ms phasic GABA instead of the 100 ms "
-              "spillover decay", circuit={"golgi_model": "lif", "gaba_tau_ms": 20.0}),
+    Mechanism("lif-fast-gaba", "spiking", "as lif with Fore et al.'s 20 ms phasic GABA instead of the 200 ms slow "
+              "decay", circuit={"golgi_model": "lif", "gaba_tau_ms": 20.0}),
+    Mechanism("lif-gaba-100ms", "spiking", "as lif with a 100 ms GABA decay instead of 200 ms",
+              circuit={"golgi_model": "lif", "gaba_tau_ms": 100.0}),
+    Mechanism("lif-golgi-10ms", "spiking", "as lif with Fore et al.'s 10 ms Golgi refractory period (cell set "
+              "fore2020-notonic) instead of the E-GLIF Golgi cell's 2 ms",
+              circuit={"golgi_model": "lif", "cell_params": "fore2020-notonic"}),
+    Mechanism("lif-sparse-golgi", "spiking", "as lif with granule cells connected to and from each Golgi cell with "
+              "probability 0.9 (App. C.1) instead of 1: granule cells inhibited by different sets of Golgi cells",
+              circuit={"golgi_model": "lif", "p_golgi": 0.9}),
     Mechanism("lif-4-golgi", "spiking", "as lif with 4 Golgi cells (Fore et al.'s count) instead of one per 100 "
               "granule cells", circuit={"golgi_model": "lif", "n_golgi": 4}),
     Mechanism("lif-no-feedforward", "spiking", "as lif without the mossy -> Golgi feedforward excitation (Golgi cells "
@@ -89,6 +97,8 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "10 nS", circuit={"golgi_model": "lif", "granule_golgi_nS": 2.0}),
     Mechanism("lif-linear-synapses", "spiking", "as lif with linear (non-depressing) granule -> Golgi synapses",
               circuit={"golgi_model": "lif", "golgi_depression": 0.0}),
+    Mechanism("lif-200ms", "spiking", "as lif with 200 ms presentations read over their last 150 ms",
+              circuit={"golgi_model": "lif", "presentation_ms": 200.0, "read_ms": 150.0}),
     Mechanism("lif-100ms", "spiking", "as lif with 100 ms presentations read over their last 50 ms",
               circuit={"golgi_model": "lif", "presentation_ms": 100.0, "read_ms": 50.0}),
     Mechanism("lif-short-read", "spiking", "as lif read over the last 50 ms of the presentation instead of 150 ms",
@@ -98,17 +108,6 @@ MECHANISMS: tuple[Mechanism, ...] = (
               "(0.06 nS)", circuit={"golgi_model": "lif", "mossy_golgi_nS": 0.06}),
     Mechanism("lif-strong-feedback", "spiking", "as lif with twice the granule -> Golgi quantum (20 nS)",
               circuit={"golgi_model": "lif", "granule_golgi_nS": 20.0}),
-    Mechanism("lif-every-golgi", "spiking", "as lif with every granule cell connected to and from every Golgi cell "
-              "(connection probability 1 instead of 0.9: the same inhibition for all granule cells)",
-              circuit={"golgi_model": "lif", "p_golgi": 1.0}),
-    Mechanism("lif-settled", "spiking", "as lif-every-golgi with a 200 ms spillover GABA decay and 400 ms "
-              "presentations read over their last 150 ms (a smoother inhibition, and the time for it to settle)",
-              circuit=_SETTLED),
-    Mechanism("lif-settled-golgi-2ms", "spiking", "as lif-settled with the Golgi cells' 2 ms refractory period of "
-              "Geminiani et al. 2018's E-GLIF Golgi cell instead of Fore et al.'s 10 ms (cell set fore2020-golgi-2ms), "
-              "and a GABA quantum of 0.25 nS so that the calibrated gain stays inside its search bracket (the loop "
-              "depends on their product)",
-              circuit={**_SETTLED, "cell_params": "fore2020-golgi-2ms", "golgi_granule_nS": 0.25}),
     Mechanism("lif-tonic-gaba", "spiking", "as lif with Fore et al.'s 1 nS tonic GABA-A conductance of the granule "
               "cells", circuit={"golgi_model": "lif", "tonic_gaba_nS": 1.0}),
     Mechanism("lif-golgi-golgi", "spiking", "as lif with Golgi -> Golgi inhibition (connection probability 0.5, "

@@ -22,8 +22,8 @@ _HEADER = """# Cell parameter sets
 
 Spiking mode's granule cells, Golgi cells and synapses take their constants from one named set, chosen with
 `--cell-params NAME` (`csdm train --model bio-spiking`; in Python `CerebellarCircuit(..., mode="spiking",
-cell_params=NAME)`). The default, `{default}`, is the set every stored spiking result was run with. Each value
-cites its source; tau_m and R_in are derived from the others. A set fixes cell constants only: the circuit's
+cell_params=NAME)`). The default is `{default}`; each stored spiking result records the set it was run with.
+Each value cites its source; tau_m and R_in are derived from the others. A set fixes cell constants only: the circuit's
 Top-K mechanisms (mossy and GABA decays of granule cells, synaptic quanta, Golgi gain) stay circuit options,
 and their defaults were calibrated with the default set. Rate mode has no membrane constants and refuses any
 other set.

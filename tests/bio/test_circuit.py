@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import bio
+from bio.circuit import DEFAULT_SPIKING_GAIN
 
 
 def _two_class(digits, n=200):
@@ -257,19 +258,25 @@ def test_continual_learning_needs_golgi_inhibition(digits):
 
 
 def test_spiking_and_rate_defaults_resolve_by_mode():
-    """Mode-dependent defaults (bio/spiking.py): depressing granule -> Golgi synapses, 200 ms presentations read over
-    their last three quarters in spiking mode; linear synapses in rate mode; a given value always wins."""
+    """Mode-dependent defaults (bio/spiking.py): depressing granule -> Golgi synapses, every Golgi cell reaching every
+    granule cell, 400 ms presentations read over their last 150 ms in spiking mode; linear synapses and App. C.1's
+    connection probability 0.9 in rate mode; a given value always wins."""
     spiking = bio.CerebellarCircuit(4, 6, 2, mode="spiking")
-    assert (spiking.golgi_depression, spiking.presentation_ms, spiking.read_ms) == (0.05, 200.0, 150.0)
+    assert (spiking.golgi_depression, spiking.presentation_ms, spiking.read_ms) == (0.05, 400.0, 150.0)
     assert (spiking.mossy_tau_ms, spiking.granule_golgi_nS, spiking.mossy_golgi_nS) == (85.6, 10.0, 0.03)
-    assert spiking.golgi_gain == 2.0
+    assert (spiking.gaba_tau_ms, spiking.p_golgi, spiking.cell_params.name) == (200.0, 1.0, "fore2020-golgi-2ms")
+    assert spiking.golgi_gain == DEFAULT_SPIKING_GAIN["lif"]
+    assert all(spiking.graph.edges[edge]["mask"].all() for edge in (("golgi", "granule"), ("granule", "golgi")))
     assert bio.CerebellarCircuit(4, 6, 2, mode="spiking", golgi_model="population").golgi_gain == 800.0
     assert bio.CerebellarCircuit(4, 6, 2, mode="spiking", golgi_model="population",
                                  golgi_depression=0.0).golgi_gain == 5000.0
     given = bio.CerebellarCircuit(4, 6, 2, mode="spiking", golgi_depression=0.0, presentation_ms=80.0, read_ms=30.0)
     assert (given.golgi_depression, given.presentation_ms, given.read_ms) == (0.0, 80.0, 30.0)
-    assert bio.CerebellarCircuit(4, 6, 2, mode="spiking", presentation_ms=40.0).read_ms == 30.0
-    assert bio.CerebellarCircuit(4, 6, 2, mode="rate").golgi_depression == 0.0
+    assert bio.CerebellarCircuit(4, 6, 2, mode="spiking", presentation_ms=40.0).read_ms == 15.0
+    assert bio.CerebellarCircuit(4, 6, 2, mode="spiking", p_golgi=0.9).p_golgi == 0.9
+    rate = bio.CerebellarCircuit(4, 6, 2, mode="rate")
+    assert (rate.golgi_depression, rate.p_golgi) == (0.0, 0.9)
+    assert not bio.CerebellarCircuit(4, 60, 2, mode="rate").graph.edges["golgi", "granule"]["mask"].all()
 
 
 def test_a_state_is_refused_by_a_circuit_with_other_parameters():

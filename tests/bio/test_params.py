@@ -40,15 +40,20 @@ def test_derived_membrane_of_fore2020_with_and_without_tonic_gaba():
     assert float(params.CELL_PARAMS["fore2020"].golgi.tau_m / b2.ms) == pytest.approx(20.0, rel=1e-9)
 
 
-def test_default_set_is_the_circuit_as_it_ran_before():
-    """fore2020-notonic reproduces bio.spiking.CONSTANTS exactly, so stored spiking results stay valid."""
-    default = params.get_cell_params(params.DEFAULT)
-    assert default.name == "fore2020-notonic"
-    for name, value in default.namespace().items():
+def test_notonic_set_is_fore_et_al_without_tonic_gaba_and_the_default_adds_a_2ms_golgi_refractory_period():
+    """fore2020-notonic reproduces bio.spiking.CONSTANTS (Fore et al. 2020) exactly; the default set differs from it
+    in the Golgi cell's refractory period alone (2 ms, Geminiani et al. 2018, against Fore et al.'s 10 ms)."""
+    notonic, default = params.CELL_PARAMS["fore2020-notonic"], params.get_cell_params(params.DEFAULT)
+    for name, value in notonic.namespace().items():
         assert close(value, CONSTANTS[name]), name
-    assert close(default.granule.refractory, 2 * b2.ms) and close(default.golgi.refractory, 10 * b2.ms)
-    assert close(default.golgi.V_th, -50 * b2.mV)
-    assert default.granule.g_tonic == 0 * b2.nS
+    assert close(notonic.granule.refractory, 2 * b2.ms) and close(notonic.golgi.refractory, 10 * b2.ms)
+    assert close(notonic.golgi.V_th, -50 * b2.mV)
+    assert notonic.granule.g_tonic == 0 * b2.nS
+    assert default.name == "fore2020-golgi-2ms" and close(default.golgi.refractory, 2 * b2.ms)
+    assert default == dataclasses.replace(notonic, name=default.name, citation=default.citation,
+                                          golgi=dataclasses.replace(notonic.golgi, refractory=2 * b2.ms),
+                                          sources=default.sources)
+    assert "Geminiani et al. 2018" in default.sources["golgi.refractory"]
 
 
 def test_geminiani_values_match_the_bsb_configuration():

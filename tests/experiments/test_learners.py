@@ -123,6 +123,7 @@ def test_a_dataset_retuned_coefficient_replaces_mnists():
 def test_csdm_train_calibrates_a_spiking_circuit_to_k_and_keeps_it_young(digits):
     """csdm train sets a spiking circuit up as csdm run does: the Golgi gain calibrated to --k on training inputs
     (the mature circuit), the young chloride state given back; a given --golgi-gain is left alone."""
+    from bio.circuit import DEFAULT_SPIKING_GAIN
     from experiments.registry import set_up_from_data
 
     stream = class_incremental(digits, 2)
@@ -130,7 +131,7 @@ def test_csdm_train_calibrates_a_spiking_circuit_to_k_and_keeps_it_young(digits)
     circuit = get_method("bio-spiking").build(config, digits.n_inputs, digits.n_classes)
     young = circuit.chloride_mM_.copy()
     record = set_up_from_data(circuit, config, stream, n_inputs=30)
-    assert record["parameter"] == "golgi_gain" and circuit.golgi_gain == record["value"] != 2.0
+    assert record["parameter"] == "golgi_gain" and circuit.golgi_gain == record["value"] != DEFAULT_SPIKING_GAIN["lif"]
     assert abs(record["achieved_k"] - 5) <= 1.0, record
     np.testing.assert_array_equal(circuit.chloride_mM_, young)
     x = np.concatenate([t.x_train for t in stream])[:30]

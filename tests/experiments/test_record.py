@@ -42,12 +42,12 @@ def test_cli_writes_an_nwb_file_with_granule_and_golgi_spikes(recorded):
         assert (units["population"] == "granule").sum() == 12
         assert f"spikes: granule {counts['granule']}, golgi {counts['golgi']};" in text
         spikes = np.concatenate(units["spike_times"].to_list())
-        assert spikes.min() >= 0 and spikes.max() < 0.4  # two 200 ms presentations
+        assert spikes.min() >= 0 and spikes.max() < 0.8  # two 400 ms presentations
         volts = np.asarray(nwb.processing["circuit"]["granule_v_mV"].data[:]) * 1e-3
         assert -0.0755 < volts.min() and volts.max() < -0.0549  # between reset (-75 mV) and threshold (-55 mV)
         table = nwb.intervals["presentations"].to_dataframe()
         np.testing.assert_allclose(table[["start_time", "stop_time", "read_start"]].to_numpy(),
-                                   [[0, 0.2, 0.05], [0.2, 0.4, 0.25]])  # read over the last 150 ms
+                                   [[0, 0.4, 0.25], [0.4, 0.8, 0.65]])  # read over the last 150 ms
         np.testing.assert_array_equal(table["label"], load_digits_labels()[:2])
 
 
