@@ -200,7 +200,7 @@ def calibrate_cmd(
         help="Golgi parameter to solve for: golgi_threshold | golgi_gain [default: rate golgi_threshold, "
         "spiking golgi_gain]")] = None,
     low: Annotated[float | None, typer.Option(help="lower end of the search bracket [default: rate -2, "
-                                              "spiking 0.5, population Golgi 10]")] = None,
+                                              "spiking 0.05, population Golgi 10]")] = None,
     high: Annotated[float | None, typer.Option(help="upper end of the search bracket [default: rate 2, "
                                                "spiking 300, population Golgi 1e5]")] = None,
     n_neurons: Annotated[int, typer.Option(help="granule cells")] = 1000,

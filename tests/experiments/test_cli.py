@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -204,6 +205,26 @@ def test_console_script_help():
                  "--resume", "--overwrite", "--config", "--rectify-inputs"):
         assert flag in out
 
+
+
+def test_calibrate_help_names_the_search_brackets_calibration_uses():
+    """The bracket ends `csdm calibrate --help` promises are bridge.calibrate.GOLGI_SEARCH's (typed in the help so
+    that --help stays fast)."""
+    from bridge.calibrate import GOLGI_SEARCH
+
+    params = {p.name: p for p in calibrate_cmd_params()}
+    for end, which in (("low", 0), ("high", 1)):
+        helped = {label: float(v) for label, v in re.findall(r"(rate|spiking|population Golgi) (-?[\d.e]+)",
+                                                             params[end].help)}
+        assert helped == {label: GOLGI_SEARCH[name][1][which] for name, label in
+                          (("rate", "rate"), ("spiking", "spiking"), ("population", "population Golgi"))}
+
+
+def calibrate_cmd_params():
+    import typer.main
+
+    command = typer.main.get_command(app)
+    return command.commands["calibrate"].params
 
 def test_batched_run_resumes_identically(tmp_path, monkeypatch):
     cfg = build_config({"n_neurons": 40, "k": 4, "anneal_epochs": 1, "epochs_per_task": 1, "device": "cpu",
