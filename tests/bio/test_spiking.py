@@ -43,12 +43,13 @@ def test_spiking_learns_two_digits(digits):
         mode="spiking",
         seed=0,
         batch_size=40,
+        presentation_ms=200.0,  # half the default (for time), read over its last 75 ms; at 400 ms: 0.90
         lr_value=1.0,
         switch_count=50.0,
         tau_cl_ms=50.0,
     )
     c.fit_task(x[:120], y[:120], epochs=2)
-    assert (c.predict(x[120:]) == y[120:]).mean() > 0.75  # chance 0.5; measured 0.825
+    assert (c.predict(x[120:]) == y[120:]).mean() > 0.75  # chance 0.5; measured 0.95
 
 
 def test_strong_inhibition_stays_stable(digits):
@@ -109,16 +110,16 @@ def test_population_golgi_holds_k_steadier_than_lif_golgi_cells(digits):
 
 def test_lif_golgi_cells_implement_top_k_with_their_mechanisms(digits):
     """LIF Golgi cells as Top-K: k = 5 of 200 granule cells on 30 digits, the Golgi gain calibrated each time
-    (dt 0.2 ms for speed; gains searched in 0.02-20, Fore et al.'s circuit in 0.05-5,000). The default mechanisms
+    (dt 0.2 ms for speed; gains searched in 0.1-2, Fore et al.'s circuit in 0.05-5,000). The default mechanisms
     (bio/spiking.py: regular 1 kHz mossy trains, an 85.6 ms NMDA mossy conductance, 200 ms slow GABA, Golgi cells
     with a 2 ms refractory period reaching every granule cell, feedforward mossy -> Golgi excitation, a 10 nS
     depressing feedback, 400 ms presentations) against the same circuit with Poisson mossy trains and against Fore et
-    al.'s circuit. Measured: Jaccard 0.868 / 0.667 / 0.019, inputs with no active cell 0 % / 0 % / 83 %."""
+    al.'s circuit. Measured: Jaccard 0.897 / 0.689 / 0.019, inputs with no active cell 0 % / 0 % / 83 %."""
     x, _ = digits
     x = x[:30]
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
 
-    def fidelity(bracket=(0.02, 20.0), **kw):
+    def fidelity(bracket=(0.1, 2.0), **kw):
         c = bio.CerebellarCircuit(64, 200, 10, mode="spiking", seed=0, batch_size=30, dt_ms=0.2, **kw)
         c.mature()
         cal = calibrate_golgi(c, x, 5, "golgi_gain", bracket)
