@@ -47,6 +47,7 @@ from bio.wiring import (
     ANATOMIES,
     GOLGI_PER_GRANULE,
     GRANULE_PER_GOLGI_CELL,
+    P_GOLGI,
     check_graph,
     circuit_graph,
     normalised_weights,
@@ -232,17 +233,16 @@ class CerebellarCircuit:
         decay; each mossy spike keeps that charge whatever mossy_tau_ms.
     mossy_tau_ms, gaba_tau_ms, mossy_golgi_nS, tonic_gaba_nS, golgi_golgi_p, golgi_golgi_nS, golgi_threshold_sd_mV :
         spiking Top-K mechanisms of the LIF Golgi circuit (``bio/spiking.py``, measured in
-        ``docs/spiking-topk.md``). mossy_tau_ms: decay of the mossy -> granule conductance (default 85.6 ms,
-        the NMDA component's amplitude-weighted decay; Fore et al.'s AMPA-only 12 ms to switch off). gaba_tau_ms:
-        Golgi -> granule GABA decay (default 200 ms, slow spillover and tonic inhibition; Fore et al. 20 ms).
-        mossy_golgi_nS: feedforward mossy ->
-        Golgi quantum (default 0.03 nS; 0 removes the projection). granule_golgi_nS: default 10 nS (Fore et al.'s
-        2 nS x 5: the feedback outweighs the feedforward drive of the Golgi cells). tonic_gaba_nS: granule tonic GABA
-        (default: the cell set's, 0 in "fore2020-golgi-2ms" and "fore2020-notonic", 1 nS in "fore2020").
-        golgi_golgi_p / _nS: Golgi -> Golgi
-        inhibition (default off). golgi_threshold_sd_mV: spread of the LIF Golgi thresholds (default 0).
-        golgi_noise_mV: sd of each LIF Golgi cell's independent membrane noise (default 0: none).
-        golgi_gap_nS: gap-junction conductance between each pair of LIF Golgi cells (default 0: none).
+        ``docs/spiking-topk.md``). mossy_tau_ms: decay of the mossy -> granule conductance (default 85.6 ms, the
+        NMDA component's amplitude-weighted decay; Fore et al.'s AMPA-only 12 ms to switch off). gaba_tau_ms: Golgi
+        -> granule GABA decay (default 200 ms, slow spillover and tonic inhibition; Fore et al. 20 ms).
+        mossy_golgi_nS: feedforward mossy -> Golgi quantum (default 0.03 nS; 0 removes the projection).
+        granule_golgi_nS: default 10 nS (Fore et al.'s 2 nS x 5: the feedback outweighs the feedforward drive of the
+        Golgi cells). tonic_gaba_nS: granule tonic GABA (default: the cell set's, 0 in "fore2020-golgi-2ms" and
+        "fore2020-notonic", 1 nS in "fore2020"). golgi_golgi_p / _nS: Golgi -> Golgi inhibition (default off).
+        golgi_threshold_sd_mV: spread of the LIF Golgi thresholds (default 0). golgi_noise_mV: sd of each LIF Golgi
+        cell's independent membrane noise (default 0: none). golgi_gap_nS: gap-junction conductance between each
+        pair of LIF Golgi cells (default 0: none).
     batch_size : presentations per learning batch (plasticity is applied after each); default 100.
     copies : presentations simulated side by side (independent circuit copies) in one Brian2 run; a
         batch is simulated in runs of ``copies``, spread over the workers; default min(50, batch_size).
@@ -342,7 +342,7 @@ class CerebellarCircuit:
             raise ValueError("The 'golgi_clamp' parameter of CerebellarCircuit must be None or a finite inhibition "
                              f">= 0, in rate mode only. Got {self.golgi_clamp!r} (mode={self.mode!r}).")
         self.presentation_ms = self.presentation_ms or (SPIKING_PRESENTATION_MS if spiking else 50.0)
-        self.p_golgi = self.p_golgi or (SPIKING_P_GOLGI if spiking else 0.9)
+        self.p_golgi = self.p_golgi or (SPIKING_P_GOLGI if spiking else P_GOLGI)
         # rate mode without a given step: start at 0.4 ms and shorten it to the inputs' loop stiffness (_fit_step)
         self.auto_dt = self.dt_ms is None and not spiking and not self.implicit
         rate_dt = IMPLICIT_DT * self.tau_golgi_ms if self.implicit else 0.4

@@ -36,6 +36,7 @@ from bio.spiking import (
     SPIKING_P_GOLGI,
     SPIKING_PRESENTATION_MS,
 )
+from bio.wiring import P_GOLGI
 
 ENGINE = "this engine's choice (docs/concepts.md)"
 EQ13 = "Bricken et al. ICLR 2023, App. C.1, Eq. 13 (after Gozel & Gerstner 2021)"
@@ -90,7 +91,7 @@ class GolgiGroup(_Group):
     n_golgi: int | None = _field(None, "cells", FORE, "Golgi cells (None: 4; LIF: one per 100 granule cells)",
                                  ge=1)
     p_golgi: float | None = _field(None, "1", "rate: Bricken et al. ICLR 2023, App. C.1; spiking: " + SPIKING_TOPK,
-                                   "granule <-> Golgi connection probability (None: 0.9 rate, "
+                                   f"granule <-> Golgi connection probability (None: {P_GOLGI:g} rate, "
                                    f"{SPIKING_P_GOLGI:g} spiking)", gt=0, le=1)
     granule_golgi_nS: float = _field(GRANULE_GOLGI_NS, "nS", FORE + " x 5; " + SPIKING_TOPK,
                                      "granule -> Golgi quantum", gt=0)

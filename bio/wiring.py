@@ -39,6 +39,7 @@ from bio import _checks
 
 POPULATIONS = ("mossy", "granule", "golgi", "purkinje", "climbing")
 ANATOMIES = ("global", "dendrites4")
+P_GOLGI = 0.9  # granule <-> Golgi connection probability (Bricken et al. ICLR 2023, App. C.1)
 # "dendrites4" (see the module docstring for the sources)
 DENDRITES = 4  # mossy fibers per granule cell (Eccles et al. 1967; Jakab & Hamori 1988)
 GOLGI_PER_GRANULE = 4  # Golgi cells inhibiting each granule cell (Fore et al. 2020 code, conv_GrC_GoC)
@@ -57,7 +58,7 @@ def circuit_graph(
     n_neurons: int,
     n_outputs: int,
     n_golgi: int = 4,
-    p_golgi: float = 0.9,
+    p_golgi: float = P_GOLGI,
     sparse_dendrites: int | None = None,
     seed: int = 0,
     mossy_golgi: bool = False,
